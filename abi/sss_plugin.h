@@ -236,7 +236,11 @@ typedef struct sss_host {
 
   /* Optional, used with load_blob: asks the host to abort the request
    * delivering into sink (reset, deadline, destroy). The host still calls
-   * finish for it, promptly. */
+   * finish for it; the plugin already ignores its bytes and releases the
+   * sink at finish, so reset_sync and destroy do not wait for it. The host
+   * must not dlclose the backend while a request is unfinished. The request
+   * may have finished an instant before; the host then ignores the call.
+   * Called without any plugin lock held; finish may be called from inside. */
   void (*cancel_blob)(void *ctx, const sss_blob_sink *sink);
 
   /* Optional metrics: one call per entry of every accepted task. */
@@ -283,7 +287,7 @@ typedef struct sss_task_result {
 
 /* How the host learns the outcome of a task. Copied by add_load_state_task.
  * on_result is called exactly once per accepted task, on the loader thread
- * (or inside destroy, on the thread calling it). It may call
+ * (also when destroy cancels the task). It may call
  * add_load_state_task, reset_sync and get_stats; never destroy. */
 typedef struct sss_task_output {
   size_t struct_size;
@@ -332,8 +336,9 @@ typedef struct sss_plugin {
    * named in err), copies it and creates an instance. Starts no thread. */
   int (*create)(const sss_host *host, sss_instance **out, char *err);
 
-  /* Cancels all work, delivers the CANCELLED result of a running task (on the
-   * calling thread), joins the loader thread and frees the instance. When it
+  /* Cancels all work, delivers the CANCELLED result of a running task (from
+   * the loader thread, before returning), joins the loader thread and frees
+   * the instance. When it
    * returns no host callback of this instance is running or can start. NULL
    * is a no-op. Must not be called from a callback of the same instance. */
   void (*destroy)(sss_instance *instance);
