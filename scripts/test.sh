@@ -13,6 +13,13 @@ run_suite() { # run_suite BUILD_DIR LABEL [cmake args...]
   scripts/setup.sh "$dir" "$@"
   echo "=== $label: ctest"
   (cd "$dir" && ctest --output-on-failure -j2 --timeout 300)
+  # A sanitizer report in a forked Criterion child can be printed as a mere
+  # warning; the full log is checked so that none slips through.
+  if grep -nE "ERROR: (Address|Leak)Sanitizer|runtime error:|crashed during" \
+      "$dir/Testing/Temporary/LastTest.log"; then
+    echo "test.sh: $label: a sanitizer or crash report is in the log above" >&2
+    exit 1
+  fi
 }
 
 run_suite build "normal build"
@@ -22,12 +29,15 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_retur
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 run_suite build-asan "AddressSanitizer+UBSan" -DSSS_SANITIZE=address
 
-# ThreadSanitizer cannot map its shadow memory with the kernel's default
-# 32 bits of mmap randomisation on recent kernels; run it without ASLR.
+# ThreadSanitizer: Criterion cannot start under TSan (its BoxFort arena
+# collides with TSan's memory layout, Criterion issue #274), so this build
+# runs the tests named tsan_*: plain programs that drive the real .so and the
+# real simulator through the concurrent paths (reset, destroy, late
+# completions, stats polling). ASLR is off because TSan needs a fixed layout.
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
 scripts/setup.sh build-tsan -DSSS_SANITIZE=thread
-echo "=== ThreadSanitizer: ctest"
-(cd build-tsan && setarch "$(uname -m)" -R ctest --output-on-failure -j2 --timeout 300)
+echo "=== ThreadSanitizer: ctest -R '^tsan_'"
+(cd build-tsan && setarch "$(uname -m)" -R ctest --output-on-failure -j2 --timeout 300 -R '^tsan_')
 
 echo "=== valgrind memcheck: demo"
 valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect \
