@@ -51,13 +51,6 @@ static int fs_create(const sss_host *host, sss_instance **out, char *err) {
                                                    : sizeof inst->host;
   memcpy(&inst->host, host, n);
   inst->host.struct_size = sizeof inst->host;
-  if (!inst->host.load_blob) {
-    free(inst);
-    return sss_fail(err, SSS_ERR_MISSING_CALLBACK,
-                    "create: the host table has no load_blob callback and this "
-                    "build of the fileshares backend has no transport of its "
-                    "own yet; supply load_blob");
-  }
   if (sss_options_init(&inst->opt)) {
     free(inst);
     return sss_fail(err, SSS_ERR_NO_MEMORY, "create: out of memory");

@@ -283,6 +283,14 @@ static int start_cycle(fs_instance *inst, fs_task *t, fs_entry *e) {
 static int try_source(fs_instance *inst, fs_task *t, size_t idx,
                       const char *url) {
   fs_entry *e = &t->entries[idx];
+  if (!inst->host.load_blob) {
+    report_error(inst, SSS_ERROR_KIND_LOCAL);
+    entry_fail(inst, e, SSS_ERR_UNSUPPORTED,
+               "block %s: the host supplies no load_blob and this build has "
+               "no built-in HTTP transport yet; supply load_blob",
+               e->resource);
+    return -1;
+  }
   char why[SSS_ERROR_SIZE];
   int rc = fs_stage_open(&e->stage, sss_options_staging_dir(&t->opt),
                          e->resource, why);
