@@ -11,6 +11,10 @@
  *   - members are only ever appended; a reader checks struct_size before
  *     touching a member (SSS_HAS_MEMBER below) and treats a missing one as
  *     NULL / 0;
+ *   - whoever fills a struct zeroes it first (= {0} or memset), and a member
+ *     appended in a later minor version starts at or after the previous
+ *     sizeof, never in its tail padding, so an older peer's zeroed padding
+ *     cannot be read as a new member;
  *   - handles (sss_instance) are opaque.
  *
  * Every call that can fail returns an int status: 0 is SSS_OK, negative is an
