@@ -78,10 +78,12 @@ static void run_round(int round, const char *staging) {
   if (mode == 0) {
     rc = P->reset_sync(inst);
     CHECK(rc == SSS_OK || rc == SSS_IDLE, "reset_sync returned %d", rc);
-    if (rc == SSS_OK) CHECK(f.results >= 1, "reset returned before the result");
+    pthread_mutex_lock(&f.mu); /* a re-added task may be delivering now */
+    int results = f.results;
+    pthread_mutex_unlock(&f.mu);
+    if (rc == SSS_OK) CHECK(results >= 1, "reset returned before the result");
   } else if (mode == 2 && !f.hold_snap) {
-    fake_wait_results(&f, 1, 10000);
-    CHECK(f.results >= 1, "no result within 10 s");
+    CHECK(fake_wait_results(&f, 1, 10000) >= 1, "no result within 10 s");
   }
   __atomic_store_n(&pl.stop, 1, __ATOMIC_SEQ_CST);
   pthread_join(th, NULL);
