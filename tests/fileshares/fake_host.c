@@ -217,6 +217,7 @@ static void cb_error(void *ctx, int kind) {
   fake_host *f = ctx;
   pthread_mutex_lock(&f->mu);
   if (kind > 0 && kind < 8) f->errors_by_kind[kind]++;
+  pthread_cond_broadcast(&f->cv);
   pthread_mutex_unlock(&f->mu);
 }
 
@@ -373,6 +374,9 @@ int fake_wait_requests(fake_host *f, int n, int timeout_ms) {
 }
 int fake_wait_held(fake_host *f, int n, int timeout_ms) {
   return wait_until(f, &f->n_held, n, timeout_ms);
+}
+int fake_wait_errors(fake_host *f, int kind, int n, int timeout_ms) {
+  return wait_until(f, &f->errors_by_kind[kind], n, timeout_ms);
 }
 int fake_wait_in_apply(fake_host *f, int timeout_ms) {
   return wait_until(f, &f->in_apply, 1, timeout_ms);

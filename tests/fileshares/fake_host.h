@@ -97,6 +97,8 @@ int fake_wait_results(fake_host *f, int n, int timeout_ms);
 int fake_wait_requests(fake_host *f, int n, int timeout_ms);
 int fake_wait_held(fake_host *f, int n, int timeout_ms);
 int fake_wait_in_apply(fake_host *f, int timeout_ms);
+/* Waits until report_error(kind) was called n times. */
+int fake_wait_errors(fake_host *f, int kind, int n, int timeout_ms);
 /* Finishes every held request from a worker thread, with the full body. */
 void fake_release_held(fake_host *f, int deliver);
 void fake_open_gate(fake_host *f);

@@ -282,14 +282,16 @@ Test(orchestration, gossip_peer_appearing_during_retries_is_used) {
   fake_add_node(&F, "outsider", "http://outsider:9/", 0);
   sss_load_entry e = fake_entry(s, 1, 1);
   start(&e, 1);
-  usleep(100 * 1000); /* cycle 1 has found no source by now */
+  cr_assert_eq(fake_wait_errors(&F, SSS_ERROR_KIND_NO_SOURCES, 1, 5000), 1,
+               "cycle 1 found no source");
   fake_add_node(&F, "peer", "peer:8080", 1);
   cr_assert_eq(fake_wait_results(&F, 1, 10000), 1);
   cr_assert_eq(F.result_status, SSS_TASK_OK, "%s", F.entry_messages[0]);
   cr_assert_eq(F.n_requests, 1);
   cr_assert(strncmp(F.requests[0], "http://peer:8080/v2/storage/", 28) == 0, "%s",
             F.requests[0]);
-  cr_assert_geq(F.errors_by_kind[SSS_ERROR_KIND_NO_SOURCES], 1);
+  cr_assert_eq(F.errors_by_kind[SSS_ERROR_KIND_NO_SOURCES], 1,
+               "the peer was used in cycle 2, right after the empty cycle 1");
 }
 
 Test(orchestration, no_sources_sentence_names_the_counts) {
