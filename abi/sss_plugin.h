@@ -38,7 +38,7 @@ extern "C" {
 #endif
 
 #define SSS_ABI_MAJOR 1
-#define SSS_ABI_MINOR 0
+#define SSS_ABI_MINOR 1
 
 /* Size of the caller-supplied error buffer (like CURL_ERROR_SIZE). */
 #define SSS_ERROR_SIZE 512
@@ -272,6 +272,13 @@ typedef struct sss_entry_result {
   const char *message; /* NULL when installed, else a sentence saying why */
   const char *source;  /* URL it was installed from, or NULL */
   uint64_t bytes;      /* size installed (0 if not) */
+  /* Appended in 1.1: every source that sent bytes for this entry during the
+   * task (all cycles, the banned ones included) and how many bytes each sent,
+   * duplicates and discarded bytes included. n_sources is 0 when the backend
+   * does not know (for example, the host's blob service fetched them). */
+  size_t n_sources;
+  const char *const *source_urls;
+  const uint64_t *source_bytes;
 } sss_entry_result;
 
 typedef struct sss_task_result {
@@ -380,6 +387,15 @@ typedef struct sss_plugin {
 
   /* Static English name of a status code; never NULL. */
   const char *(*strerror)(int status);
+
+  /* Appended in 1.1. Copies the index-th source banned by the current (or
+   * last) task and the sentence saying why into the caller's buffers
+   * (truncated, always NUL-terminated). Returns SSS_OK, or SSS_ERR_NOT_FOUND
+   * when index is past the end: iterate from 0 until then. The list only
+   * grows while a task runs and is cleared when the next task starts. Never
+   * blocks on the network; callable from any thread, callbacks included. */
+  int (*get_banned)(sss_instance *instance, size_t index, char *url,
+                    size_t url_len, char *reason, size_t reason_len);
 } sss_plugin;
 
 /*

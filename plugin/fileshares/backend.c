@@ -8,6 +8,7 @@
 #include "status.h"
 #include "task.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -89,6 +90,7 @@ static void fs_destroy(sss_instance *instance) {
     fs_req_drop_completion(inst->done_head);
     inst->done_head = next;
   }
+  fs_banned_clear(inst);
   sss_options_release(&inst->opt);
   pthread_cond_destroy(&inst->wake);
   pthread_cond_destroy(&inst->settled);
@@ -165,6 +167,7 @@ static int fs_add_task(sss_instance *instance, const sss_load_entry *entries,
                      .running = 1,
                      .last_status = s->last_status,
                      .entries_total = (uint32_t)n};
+    fs_banned_clear(inst);
     for (size_t i = 0; i < t->n; i++)
       if (t->entries[i].in.flags & SSS_ENTRY_HAS_SIZE)
         s->bytes_expected += t->entries[i].in.size;
@@ -209,6 +212,22 @@ static int fs_get_stats(sss_instance *instance, sss_stats *stats) {
   return SSS_OK;
 }
 
+static void copy_out(char *dst, size_t len, const char *src) {
+  if (dst && len) snprintf(dst, len, "%s", src);
+}
+
+static int fs_get_banned(sss_instance *instance, size_t index, char *url,
+                         size_t url_len, char *reason, size_t reason_len) {
+  fs_instance *inst = (fs_instance *)instance;
+  if (!inst) return SSS_ERR_INVALID_ARGUMENT;
+  pthread_mutex_lock(&inst->mu);
+  int found = index < inst->n_banned;
+  copy_out(url, url_len, found ? inst->banned_urls[index] : "");
+  copy_out(reason, reason_len, found ? inst->banned_reasons[index] : "");
+  pthread_mutex_unlock(&inst->mu);
+  return found ? SSS_OK : SSS_ERR_NOT_FOUND;
+}
+
 static const sss_plugin PLUGIN_V1 = {
     .struct_size = sizeof(sss_plugin),
     .abi_major = SSS_ABI_MAJOR,
@@ -223,6 +242,7 @@ static const sss_plugin PLUGIN_V1 = {
     .reset_sync = fs_reset,
     .get_stats = fs_get_stats,
     .strerror = sss_status_str,
+    .get_banned = fs_get_banned,
 };
 
 SSS_EXPORT const sss_plugin *sss_plugin_entry(uint32_t abi_major) {

@@ -103,6 +103,10 @@ struct fs_instance {
   int progress_due;
   uint64_t last_progress_ms;
   sss_stats stats;
+  /* Copies of the running (or last) task's banned sources, for get_banned;
+   * cleared when a task is accepted. */
+  char **banned_urls, **banned_reasons;
+  size_t n_banned;
   uint64_t started_ms; /* when the current task was accepted */
   uint64_t rng; /* loader only */
 };

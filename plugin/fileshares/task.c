@@ -136,6 +136,17 @@ void fs_task_free(fs_task *t) {
   free(t);
 }
 
+void fs_banned_clear(fs_instance *inst) {
+  for (size_t i = 0; i < inst->n_banned; i++) {
+    free(inst->banned_urls[i]);
+    free(inst->banned_reasons[i]);
+  }
+  free(inst->banned_urls);
+  free(inst->banned_reasons);
+  inst->banned_urls = inst->banned_reasons = NULL;
+  inst->n_banned = 0;
+}
+
 /* ---- small helpers ----------------------------------------------------- */
 
 #define STATS(inst, stmt)                                                      \
@@ -203,7 +214,25 @@ static void ban(fs_instance *inst, fs_task *t, const char *url,
   t->banned_urls[t->n_banned] = uc;
   t->banned_reasons[t->n_banned] = rc;
   t->n_banned++;
-  STATS(inst, inst->stats.sources_banned++);
+  /* The instance's copy, for get_banned; best effort when out of memory. */
+  pthread_mutex_lock(&inst->mu);
+  inst->stats.sources_banned++;
+  size_t n = inst->n_banned;
+  u = realloc(inst->banned_urls, (n + 1) * sizeof *u);
+  if (u) inst->banned_urls = u;
+  r = realloc(inst->banned_reasons, (n + 1) * sizeof *r);
+  if (r) inst->banned_reasons = r;
+  uc = strdup(url);
+  rc = strdup(reason);
+  if (u && r && uc && rc) {
+    inst->banned_urls[n] = uc;
+    inst->banned_reasons[n] = rc;
+    inst->n_banned++;
+  } else {
+    free(uc);
+    free(rc);
+  }
+  pthread_mutex_unlock(&inst->mu);
   fs_log(inst, SSS_LOG_WARN, "banned source %s for the rest of the task: %s",
          url, reason);
 }

@@ -15,6 +15,10 @@ int fs_task_new(const sss_load_entry *entries, size_t n, void *repository,
 
 void fs_task_free(fs_task *t);
 
+/* Frees the instance's copy of the banned list. Call with inst->mu held (or
+ * when no other thread can use inst). */
+void fs_banned_clear(fs_instance *inst);
+
 /* Starts the clock and the metrics of a task just taken from the mailbox. */
 void fs_task_start(fs_instance *inst, fs_task *t);
 

@@ -576,6 +576,16 @@ static int stub_get_stats(sss_instance *s, sss_stats *stats) {
   return SSS_OK;
 }
 
+/* The stub fetches nothing, so it never bans a source. */
+static int stub_get_banned(sss_instance *s, size_t index, char *url,
+                           size_t url_len, char *reason, size_t reason_len) {
+  (void)index;
+  if (!s) return SSS_ERR_INVALID_ARGUMENT;
+  if (url && url_len) url[0] = '\0';
+  if (reason && reason_len) reason[0] = '\0';
+  return SSS_ERR_NOT_FOUND;
+}
+
 /* ---- Version negotiation ----------------------------------------------- */
 
 static const sss_plugin STUB_V1 = {
@@ -592,6 +602,7 @@ static const sss_plugin STUB_V1 = {
     .reset_sync = stub_reset_sync,
     .get_stats = stub_get_stats,
     .strerror = sss_status_str,
+    .get_banned = stub_get_banned,
 };
 
 /* The one exported symbol: the vtable for major 1; 0 asks for the newest. */
