@@ -8,6 +8,7 @@
 #include "status.h"
 #include "task.h"
 
+#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,6 +92,7 @@ static void fs_destroy(sss_instance *instance) {
     inst->done_head = next;
   }
   fs_banned_clear(inst);
+  if (inst->multi) curl_multi_cleanup(inst->multi);
   sss_options_release(&inst->opt);
   pthread_cond_destroy(&inst->wake);
   pthread_cond_destroy(&inst->settled);

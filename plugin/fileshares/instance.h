@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 typedef struct fs_instance fs_instance;
+typedef struct fs_dl fs_dl; /* fetch.c */
 
 /* One request to the host's blob service, delivering into a staged file. */
 typedef struct fs_req {
@@ -60,7 +61,8 @@ typedef struct fs_entry {
   uint32_t cycle;        /* cycles started */
   char **srcs;           /* this cycle's sources, owned */
   size_t n_srcs, next_src;
-  fs_req *req;           /* outstanding request, or NULL */
+  fs_req *req;           /* outstanding host request, or NULL */
+  fs_dl *dl;             /* built-in transport's download, or NULL */
   fs_stage stage;
   uint64_t retry_at_ms;
   uint32_t tried;        /* requests over all cycles */
@@ -109,6 +111,7 @@ struct fs_instance {
   size_t n_banned;
   uint64_t started_ms; /* when the current task was accepted */
   uint64_t rng; /* loader only */
+  void *multi;  /* CURLM of the built-in transport; NULL with load_blob */
 };
 
 /* Monotonic milliseconds. */

@@ -1,9 +1,12 @@
 #include "loader.h"
 
 #include "blob_host.h"
+#include "fetch.h"
 #include "task.h"
 
+#include <curl/curl.h>
 #include <errno.h>
+#include <limits.h>
 #include <time.h>
 
 static struct timespec abs_time(uint64_t ms) {
@@ -34,11 +37,25 @@ static void *loader_main(void *arg) {
   for (;;) {
     while (!has_event(inst, task)) {
       uint64_t timer = task ? fs_task_next_timer(task) : 0;
+      uint64_t now = fs_now_ms();
+      if (timer && now >= timer) break;
+      if (inst->multi) {
+        /* The built-in transport: sleep in libcurl until a socket is ready,
+         * curl's own timer or ours is due, or curl_multi_wakeup is called
+         * (fs_loader_wake). A wake-up that came before this call is not
+         * lost: it stays pending in libcurl's wake-up pipe. */
+        int ms = INT_MAX;
+        if (timer && timer - now < (uint64_t)INT_MAX) ms = (int)(timer - now);
+        pthread_mutex_unlock(&inst->mu);
+        curl_multi_poll(inst->multi, NULL, 0, ms, NULL);
+        pthread_mutex_lock(&inst->mu);
+        if (task) break; /* let curl move the transfers */
+        continue;
+      }
       if (!timer) {
         pthread_cond_wait(&inst->wake, &inst->mu);
         continue;
       }
-      if (fs_now_ms() >= timer) break;
       struct timespec until = abs_time(timer);
       pthread_cond_timedwait(&inst->wake, &inst->mu, &until);
     }
@@ -65,6 +82,7 @@ static void *loader_main(void *arg) {
         fs_task_complete(inst, task, done);
       done = next;
     }
+    if (task && inst->multi && !cancel) fs_fetch_perform(inst, task);
     if (task) {
       if (cancel) fs_task_cancel(inst, task, shutdown ? "destroy" : "reset_sync");
       else fs_task_step(inst, task);
@@ -83,6 +101,11 @@ static void *loader_main(void *arg) {
 
 int fs_loader_ensure(fs_instance *inst) {
   if (inst->loader_started) return 0;
+  if (!inst->host.load_blob && !inst->multi) {
+    if (fs_fetch_global_init() != 0) return ENOMEM;
+    inst->multi = curl_multi_init();
+    if (!inst->multi) return ENOMEM;
+  }
   int rc = pthread_create(&inst->loader, NULL, loader_main, inst);
   if (rc == 0) {
     inst->loader_started = 1;
@@ -91,7 +114,10 @@ int fs_loader_ensure(fs_instance *inst) {
   return rc;
 }
 
-void fs_loader_wake(fs_instance *inst) { pthread_cond_signal(&inst->wake); }
+void fs_loader_wake(fs_instance *inst) {
+  if (inst->multi) curl_multi_wakeup(inst->multi);
+  else pthread_cond_signal(&inst->wake);
+}
 
 int fs_loader_is_self(fs_instance *inst) {
   return inst->loader_started && pthread_equal(pthread_self(), inst->loader);

@@ -2,6 +2,7 @@
 
 #include "apply.h"
 #include "blob_host.h"
+#include "fetch.h"
 #include "hex.h"
 #include "sources.h"
 #include "status.h"
@@ -122,6 +123,7 @@ void fs_task_free(fs_task *t) {
   for (size_t i = 0; i < t->n; i++) {
     fs_entry *e = &t->entries[i];
     free_srcs(e);
+    fs_fetch_free(e);
     fs_stage_discard(&e->stage);
     free(e->installed_from);
   }
@@ -160,6 +162,8 @@ static void report_error(fs_instance *inst, int kind) {
   if (inst->host.report_error) inst->host.report_error(inst->host.ctx, kind);
 }
 
+void fs_task_report(fs_instance *inst, int kind) { report_error(inst, kind); }
+
 static int cancel_requested(fs_instance *inst, const fs_task *t) {
   pthread_mutex_lock(&inst->mu);
   int c = inst->cancel_id == t->id || inst->shutdown;
@@ -187,20 +191,21 @@ static void entry_fail(fs_instance *inst, fs_entry *e, int status,
   e->status = status;
   e->state = FS_ENTRY_FAILED;
   free_srcs(e);
+  fs_fetch_stop(inst, e);
   fs_stage_discard(&e->stage);
   STATS(inst, inst->stats.entries_failed++);
   fs_log(inst, SSS_LOG_WARN, "block %s: %s", e->resource, e->message);
 }
 
-static int is_banned(const fs_task *t, const char *url) {
+int fs_task_is_banned(const fs_task *t, const char *url) {
   for (size_t i = 0; i < t->n_banned; i++)
     if (!strcmp(t->banned_urls[i], url)) return 1;
   return 0;
 }
 
-static void ban(fs_instance *inst, fs_task *t, const char *url,
-                const char *reason) {
-  if (is_banned(t, url)) return;
+void fs_task_ban(fs_instance *inst, fs_task *t, const char *url,
+                 const char *reason) {
+  if (fs_task_is_banned(t, url)) return;
   char **u = realloc(t->banned_urls, (t->n_banned + 1) * sizeof *u);
   if (u) t->banned_urls = u;
   char **r = realloc(t->banned_reasons, (t->n_banned + 1) * sizeof *r);
@@ -312,14 +317,6 @@ static int start_cycle(fs_instance *inst, fs_task *t, fs_entry *e) {
 static int try_source(fs_instance *inst, fs_task *t, size_t idx,
                       const char *url) {
   fs_entry *e = &t->entries[idx];
-  if (!inst->host.load_blob) {
-    report_error(inst, SSS_ERROR_KIND_LOCAL);
-    entry_fail(inst, e, SSS_ERR_UNSUPPORTED,
-               "block %s: the host supplies no load_blob and this build has "
-               "no built-in HTTP transport yet; supply load_blob",
-               e->resource);
-    return -1;
-  }
   char why[SSS_ERROR_SIZE];
   int rc = fs_stage_open(&e->stage, sss_options_staging_dir(&t->opt),
                          e->resource, why);
@@ -346,6 +343,10 @@ static void entry_advance(fs_instance *inst, fs_task *t, size_t idx) {
   while (e->state == FS_ENTRY_READY) {
     if (!e->srcs) {
       if (start_cycle(inst, t, e)) return;
+      if (!inst->host.load_blob) { /* the built-in transport takes it all */
+        fs_fetch_cycle(inst, t, idx);
+        return;
+      }
       continue;
     }
     if (e->next_src >= e->n_srcs) {
@@ -353,7 +354,7 @@ static void entry_advance(fs_instance *inst, fs_task *t, size_t idx) {
       return;
     }
     const char *url = e->srcs[e->next_src++];
-    if (is_banned(t, url)) {
+    if (fs_task_is_banned(t, url)) {
       fs_log(inst, SSS_LOG_DEBUG, "block %s: skipping banned source %s",
              e->resource, url);
       if (!e->last_error[0]) set_error(e, "source %s is banned", url);
@@ -368,6 +369,7 @@ static void fail_past_deadline(fs_instance *inst, fs_task *t, fs_entry *e) {
     fs_blob_abandon(inst, e->req);
     e->req = NULL;
   }
+  fs_fetch_stop(inst, e);
   report_error(inst, SSS_ERROR_KIND_TIMEOUT);
   entry_fail(inst, e, SSS_ERR_TIMEOUT,
              "block %s: the deadline of %" PRIu64 " ms passed in cycle %u "
@@ -388,6 +390,7 @@ void fs_task_step(fs_instance *inst, fs_task *t) {
     }
     if (e->state == FS_ENTRY_WAITING && now >= e->retry_at_ms)
       e->state = FS_ENTRY_READY;
+    if (e->state == FS_ENTRY_FETCHING && e->dl) fs_fetch_step(inst, t, i);
     entry_advance(inst, t, i);
   }
 }
@@ -403,6 +406,60 @@ static void source_failed(fs_instance *inst, fs_entry *e, int kind) {
   fs_log(inst, SSS_LOG_INFO, "block %s: %s", e->resource, e->last_error);
 }
 
+/* The staged file holds verified bytes: hand them to the repository. */
+static void install(fs_instance *inst, fs_task *t, fs_entry *e,
+                    const char *url, uint64_t size) {
+  char why[SSS_ERROR_SIZE];
+  if (cancel_requested(inst, t)) {
+    fs_stage_discard(&e->stage); /* fs_task_cancel records the outcome */
+    e->state = FS_ENTRY_READY;
+    return;
+  }
+  int rc = fs_apply(inst, t, e, size, why);
+  if (rc == SSS_OK) {
+    fs_stage_discard(&e->stage);
+    free_srcs(e);
+    e->state = FS_ENTRY_DONE;
+    e->status = SSS_OK;
+    e->installed_from = url ? strdup(url) : NULL;
+    e->in.size = size;
+    STATS(inst, inst->stats.bytes_verified += size;
+          inst->stats.entries_done++);
+    fs_log(inst, SSS_LOG_INFO, "block %s: installed %" PRIu64 " bytes from %s",
+           e->resource, size, url ? url : "several sources");
+  } else if (rc == SSS_ERR_IO) {
+    report_error(inst, SSS_ERROR_KIND_LOCAL);
+    entry_fail(inst, e, rc, "block %s: %s", e->resource, why);
+  } else {
+    set_error(e, "%s: %s", url ? url : "the snapshot", why);
+    source_failed(inst, e, SSS_ERROR_KIND_APPLY);
+  }
+}
+
+void fs_task_fetched(fs_instance *inst, fs_task *t, size_t idx,
+                     const char *from, uint64_t size) {
+  fs_entry *e = &t->entries[idx];
+  install(inst, t, e, from, size);
+  if (e->state == FS_ENTRY_READY) {
+    /* Rejected by the repository (or cancelled): this cycle is over; the
+     * next one fetches afresh. */
+    e->state = FS_ENTRY_FETCHING;
+    cycle_failed(inst, t, e);
+  }
+}
+
+void fs_task_cycle_exhausted(fs_instance *inst, fs_task *t, size_t idx) {
+  cycle_failed(inst, t, &t->entries[idx]);
+}
+
+void fs_task_fetch_failed(fs_instance *inst, fs_task *t, size_t idx,
+                          int status, const char *why) {
+  fs_entry *e = &t->entries[idx];
+  report_error(inst, SSS_ERROR_KIND_LOCAL);
+  entry_fail(inst, e, status, "block %s: %s; nothing was installed",
+             e->resource, why);
+}
+
 void fs_task_complete(fs_instance *inst, fs_task *t, fs_req *req) {
   fs_entry *e = &t->entries[req->entry_index];
   e->req = NULL;
@@ -415,7 +472,7 @@ void fs_task_complete(fs_instance *inst, fs_task *t, fs_req *req) {
   } else if (req->local_error == SSS_ERR_TOO_LARGE &&
              (e->in.flags & SSS_ENTRY_HAS_SIZE)) {
     set_error(e, "%s %s, the expected size", url, req->local_msg);
-    ban(inst, t, url, e->last_error);
+    fs_task_ban(inst, t, url, e->last_error);
     source_failed(inst, e, SSS_ERROR_KIND_VERIFY);
   } else if (req->local_error) {
     set_error(e, "%s %s (max_snapshot_bytes)", url, req->local_msg);
@@ -428,32 +485,10 @@ void fs_task_complete(fs_instance *inst, fs_task *t, fs_req *req) {
     source_failed(inst, e, SSS_ERROR_KIND_DOWNLOAD);
   } else if (fs_verify_end(&req->verify, &e->in, why) != SSS_OK) {
     set_error(e, "%s: %s", url, why);
-    ban(inst, t, url, why);
+    fs_task_ban(inst, t, url, why);
     source_failed(inst, e, SSS_ERROR_KIND_VERIFY);
-  } else if (cancel_requested(inst, t)) {
-    fs_stage_discard(&e->stage); /* fs_task_cancel records the outcome */
-    e->state = FS_ENTRY_READY;
   } else {
-    uint64_t size = req->verify.bytes;
-    int rc = fs_apply(inst, t, e, size, why);
-    if (rc == SSS_OK) {
-      fs_stage_discard(&e->stage);
-      free_srcs(e);
-      e->state = FS_ENTRY_DONE;
-      e->status = SSS_OK;
-      e->installed_from = strdup(url);
-      e->in.size = size;
-      STATS(inst, inst->stats.bytes_verified += size;
-            inst->stats.entries_done++);
-      fs_log(inst, SSS_LOG_INFO, "block %s: installed %" PRIu64 " bytes from %s",
-             e->resource, size, url);
-    } else if (rc == SSS_ERR_IO) {
-      report_error(inst, SSS_ERROR_KIND_LOCAL);
-      entry_fail(inst, e, rc, "block %s: %s", e->resource, why);
-    } else {
-      set_error(e, "%s: %s", url, why);
-      source_failed(inst, e, SSS_ERROR_KIND_APPLY);
-    }
+    install(inst, t, e, url, req->verify.bytes);
   }
   fs_req_unref(req); /* the completion queue's reference */
   fs_req_unref(req); /* the loader's */
@@ -467,6 +502,7 @@ void fs_task_cancel(fs_instance *inst, fs_task *t, const char *why) {
       fs_blob_abandon(inst, e->req);
       e->req = NULL;
     }
+    fs_fetch_stop(inst, e);
   }
   /* Abandoned requests can no longer write: nothing of this task is in
    * flight from here on, so the staged files can go. */
@@ -494,6 +530,10 @@ uint64_t fs_task_next_timer(const fs_task *t) {
     if (e->state == FS_ENTRY_WAITING && (!next || e->retry_at_ms < next))
       next = e->retry_at_ms;
     if (e->state == FS_ENTRY_READY) return 1; /* due now */
+    if (fs_fetch_busy(e)) { /* watch speeds and stalls */
+      uint64_t tick = fs_now_ms() + 100;
+      if (!next || tick < next) next = tick;
+    }
   }
   if (pending && (!next || t->deadline_ms < next)) next = t->deadline_ms;
   return next;
@@ -521,6 +561,11 @@ void fs_task_deliver(fs_instance *inst, fs_task *t) {
                                 .message = e->state == FS_ENTRY_DONE ? NULL : e->message,
                                 .source = e->installed_from,
                                 .bytes = e->state == FS_ENTRY_DONE ? e->in.size : 0};
+    const char *const *urls = NULL;
+    const uint64_t *bytes = NULL;
+    res[i].n_sources = fs_fetch_sources(e, &urls, &bytes);
+    res[i].source_urls = urls;
+    res[i].source_bytes = bytes;
     if (e->state == FS_ENTRY_DONE) installed++;
   }
   int status = t->cancelled           ? SSS_TASK_CANCELLED

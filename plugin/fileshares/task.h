@@ -44,4 +44,28 @@ int fs_task_finished(const fs_task *t);
 /* Builds the result and calls output->on_result; exactly once per task. */
 void fs_task_deliver(fs_instance *inst, fs_task *t);
 
+/* ---- called by the built-in transport (fetch.c) ------------------------ */
+
+/* Entry idx's staged file holds the verified snapshot of `size` bytes, most
+ * of it from `from`: apply it, or fail the entry. */
+void fs_task_fetched(fs_instance *inst, fs_task *t, size_t idx,
+                     const char *from, uint64_t size);
+
+/* Entry idx used up this cycle's sources (e->last_error says why last):
+ * wait for the next cycle or fail. */
+void fs_task_cycle_exhausted(fs_instance *inst, fs_task *t, size_t idx);
+
+/* A local failure (disk, memory) ends entry idx; nothing is installed. */
+void fs_task_fetch_failed(fs_instance *inst, fs_task *t, size_t idx,
+                          int status, const char *why);
+
+/* Bans url for the rest of the task (result, get_banned, stats, log). */
+void fs_task_ban(fs_instance *inst, fs_task *t, const char *url,
+                 const char *reason);
+
+int fs_task_is_banned(const fs_task *t, const char *url);
+
+/* Reports an error kind to the host's metrics. */
+void fs_task_report(fs_instance *inst, int kind);
+
 #endif
