@@ -59,6 +59,7 @@ typedef struct fs_src {
   int in_cycle, dropped, busy;
   int norange;
   int size_dropped; /* dropped for a size another source contradicted */
+  uint32_t cycle_requests;
   uint64_t cycle_bytes, first_byte_ms;
   /* Over the task. */
   uint64_t reported_size; /* 0 = never said */
@@ -486,6 +487,7 @@ static int conn_start(fs_instance *inst, fs_task *t, fs_entry *e, size_t si,
   dl->conns = c;
   dl->n_conns++;
   s->busy = 1;
+  s->cycle_requests++;
   e->tried++;
   pthread_mutex_lock(&inst->mu);
   inst->stats.sources_tried++;
@@ -615,6 +617,7 @@ void fs_fetch_cycle(fs_instance *inst, fs_task *t, size_t idx) {
   for (size_t i = 0; i < dl->n_srcs; i++) {
     fs_src *s = &dl->srcs[i];
     s->in_cycle = s->dropped = s->busy = s->norange = s->size_dropped = 0;
+    s->cycle_requests = 0;
     s->cycle_bytes = s->first_byte_ms = 0;
   }
   for (size_t i = 0; i < e->n_srcs; i++) {
@@ -720,13 +723,23 @@ static void schedule(fs_instance *inst, fs_task *t, fs_entry *e) {
     fs_src *s = &dl->srcs[i];
     if (!s->in_cycle || s->dropped || s->busy) continue;
     if (dl->single && dl->single_src != SIZE_MAX && dl->single_src != i) continue;
+    /* Ignores Range: only as a whole stream once nothing better is left. */
+    if (s->norange && any_range_source_left(dl, i)) continue;
     if (!dl->have_size) {
       if (dl->n_conns > 0) return; /* one probe at a time */
       if (dl->single) dl->single_src = i;
       conn_start(inst, t, e, i, CONN_PROBE, 0, 0);
       continue;
     }
-    if (s->norange && any_range_source_left(dl, i)) continue;
+    /* A safety net against a source that makes us loop: no source gets
+     * more requests in a cycle than twice the chunks, plus a few. */
+    if (s->cycle_requests > 2 * dl->segs.n_chunks + 8) {
+      char why[SSS_ERROR_SIZE];
+      snprintf(why, sizeof why, "%s took %u requests in this cycle without "
+               "finishing its chunks", s->url, s->cycle_requests);
+      drop_source(inst, t, e, i, 0, why);
+      continue;
+    }
     long ci = fs_segs_claimable(&dl->segs);
     int steal = 0;
     if (ci < 0 && !dl->single) {
