@@ -60,7 +60,9 @@ const char *peer_fault_name(peer_fault_kind kind);
 sss_peer *peer_start(const char *root_dir, char *err);
 
 /* peer_start on another loopback address (127.x.y.z, e.g. "127.0.0.2", so
- * that clients counting connections per host see distinct hosts). */
+ * that clients counting connections per host see distinct hosts), or on a
+ * 10.x.y.z address that a test configured inside its own network namespace
+ * (call it from a thread that entered the namespace). */
 sss_peer *peer_start_at(const char *root_dir, const char *ipv4_loopback,
                         char *err);
 
@@ -94,6 +96,10 @@ uint64_t peer_requests(const sss_peer *p);
  * faulty bodies produced, plus the length of each honest body whose sending
  * completed. Headers and error pages are not counted. */
 uint64_t peer_bytes_sent(const sss_peer *p);
+
+/* TCP connections accepted since start (or the last reset); fewer than
+ * peer_requests means clients reused connections. */
+uint64_t peer_connections(const sss_peer *p);
 
 /* Requests received for url_path (as the client sent it after decoding,
  * e.g. "/v2/storage/ab12..."), since start or reset. */
