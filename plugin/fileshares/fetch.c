@@ -30,7 +30,9 @@
 enum conn_kind {
   CONN_PROBE, /* first request before the size is known: chunk 0's range */
   CONN_RANGE, /* one chunk's missing bytes */
-  CONN_STREAM /* a 200 answer: the whole body from byte 0 */
+  CONN_STREAM, /* a 200 answer: the whole body from byte 0 */
+  CONN_UNSIZED /* a 200 answer without a length (HTTP/1.0): the size is
+                  what arrived when the server closed the connection */
 };
 
 typedef struct fs_conn {
@@ -261,12 +263,13 @@ static int any_range_source_left(const fs_dl *dl, size_t except) {
 }
 
 static int size_learned(fs_dl *dl, fs_entry *e, uint64_t size,
-                        uint32_t parallel) {
+                        uint32_t parallel, int keep_bytes) {
   if (fs_segs_init(&dl->segs, size, parallel) != 0) {
     set_fatal(dl, "out of memory for %" PRIu64 " bytes of segments", size);
     return -1;
   }
-  if (ftruncate(e->stage.fd, 0) != 0) { /* start clean */
+  if (!keep_bytes && (ftruncate(e->stage.fd, 0) != 0 || md_reset(dl, e) != 0)) {
+    /* start clean */
     set_fatal(dl, "cannot truncate the staged file %s: %s", e->stage.path,
               strerror(errno));
     return -1;
@@ -302,17 +305,30 @@ static int check_response(conn_ctx *x) {
   } else if (code == 200) {
     curl_off_t cl = -1;
     curl_easy_getinfo(c->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
-    if (cl <= 0) {
-      conn_fail(c, 0, "GET %s: answered 200 without a Content-Length", s->url);
-      return -1;
-    }
-    total = (uint64_t)cl;
     s->norange = 1;
     if (!dl->single && any_range_source_left(dl, c->src)) {
       conn_fail(c, 0, "GET %s: ignores Range requests; used only when no "
                 "source honours them", s->url);
       c->yield = 1;
       return -1;
+    }
+    if (cl > 0) {
+      total = (uint64_t)cl;
+    } else if (e->in.flags & SSS_ENTRY_HAS_SIZE) {
+      total = e->in.size;
+    } else if (dl->have_size) {
+      total = dl->segs.size;
+    } else {
+      /* No length at all: stream until the server closes, up to the
+       * limit; the size is what arrived. */
+      c->kind = CONN_UNSIZED;
+      c->pos = 0;
+      c->req_end = max ? max : UINT64_MAX;
+      if (ftruncate(e->stage.fd, 0) != 0 || md_reset(dl, e) != 0) {
+        set_fatal(dl, "cannot restart the staged file %s", e->stage.path);
+        return -1;
+      }
+      return 0;
     }
   } else {
     conn_fail(c, 0, "GET %s: HTTP %ld", s->url, code);
@@ -336,7 +352,7 @@ static int check_response(conn_ctx *x) {
     c->size_mismatch = 1;
     return -1;
   }
-  if (!dl->have_size && size_learned(dl, e, total, x->opt->parallel_sources))
+  if (!dl->have_size && size_learned(dl, e, total, x->opt->parallel_sources, 0))
     return -1;
   if (code == 200) {
     /* The whole body from byte 0: walk all chunks. */
@@ -378,6 +394,24 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud) {
     x->inst->progress_due = 1;
   }
   pthread_mutex_unlock(&x->inst->mu);
+  if (c->kind == CONN_UNSIZED) {
+    if (n > c->req_end - c->pos) {
+      conn_fail(c, 0, "GET %s: the body grew past max_snapshot_bytes (%" PRIu64
+                ")", s->url, c->req_end);
+      return CURL_WRITEFUNC_ERROR;
+    }
+    if (fs_stage_write(x->e->stage.fd, ptr, n, c->pos) != 0) {
+      set_fatal(dl, "cannot write the staged file %s: %s", x->e->stage.path,
+                strerror(errno));
+      return CURL_WRITEFUNC_ERROR;
+    }
+    if (dl->md && dl->hashed == c->pos) {
+      EVP_DigestUpdate(dl->md, ptr, n);
+      dl->hashed += n;
+    }
+    c->pos += n;
+    return n;
+  }
   if (c->pos + n > c->req_end) {
     conn_fail(c, 1, "sent more bytes than the %" PRIu64 " it announced",
               c->req_end);
@@ -528,6 +562,23 @@ static void conn_done(fs_instance *inst, fs_task *t, fs_entry *e, fs_conn *c,
   why[0] = '\0';
   if (c->superseded || dl->fatal || c->yield) {
     /* Not the source's fault. */
+  } else if (c->kind == CONN_UNSIZED && !c->fail[0] && rc == CURLE_OK) {
+    /* The server closed: what arrived is the snapshot, to be verified. */
+    size_t si = c->src;
+    uint64_t size = c->pos;
+    conn_end(inst, c);
+    s->reported_size = size;
+    if (size == 0) {
+      snprintf(why, sizeof why, "GET %s: the body was empty", s->url);
+      drop_source(inst, t, e, si, 0, why);
+      return;
+    }
+    if (size_learned(dl, e, size, t->opt.parallel_sources, 1) != 0) return;
+    for (size_t i = 0; i < dl->segs.n_chunks; i++) {
+      const fs_chunk *k = &dl->segs.chunks[i];
+      fs_segs_commit(&dl->segs, i, k->start, k->end - k->start, (uint32_t)si);
+    }
+    return;
   } else if (c->fail[0]) {
     lie = c->fail_lie;
     memcpy(why, c->fail, sizeof why);
@@ -610,7 +661,7 @@ void fs_fetch_cycle(fs_instance *inst, fs_task *t, size_t idx) {
     }
   }
   if (!dl->have_size && (e->in.flags & SSS_ENTRY_HAS_SIZE) &&
-      size_learned(dl, e, e->in.size, t->opt.parallel_sources) != 0) {
+      size_learned(dl, e, e->in.size, t->opt.parallel_sources, 0) != 0) {
     fs_task_fetch_failed(inst, t, idx, SSS_ERR_NO_MEMORY, dl->fatal_msg);
     return;
   }
@@ -873,7 +924,7 @@ static void finish(fs_instance *inst, fs_task *t, size_t idx) {
       return;
     }
     if ((e->in.flags & SSS_ENTRY_HAS_SIZE) &&
-        size_learned(dl, e, e->in.size, t->opt.parallel_sources) != 0) {
+        size_learned(dl, e, e->in.size, t->opt.parallel_sources, 0) != 0) {
       fs_task_fetch_failed(inst, t, idx, SSS_ERR_NO_MEMORY, dl->fatal_msg);
       return;
     }
