@@ -51,6 +51,7 @@ typedef struct fs_conn {
   int fail_lie;              /* ... and that reason deserves a ban */
   int size_mismatch;         /* ... the reason is a size another source denies */
   int yield;                 /* ended without blame (ignores Range) */
+  int fail_status;           /* the status the reason stands for, or 0 */
   struct fs_conn *next;
 } fs_conn;
 
@@ -338,6 +339,7 @@ static int check_response(conn_ctx *x) {
   if (max && total > max) {
     conn_fail(c, 0, "GET %s: the snapshot is %" PRIu64 " bytes, more than "
               "max_snapshot_bytes (%" PRIu64 ")", s->url, total, max);
+    c->fail_status = SSS_ERR_TOO_LARGE;
     return -1;
   }
   if (e->in.flags & SSS_ENTRY_HAS_SIZE) {
@@ -398,6 +400,7 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud) {
     if (n > c->req_end - c->pos) {
       conn_fail(c, 0, "GET %s: the body grew past max_snapshot_bytes (%" PRIu64
                 ")", s->url, c->req_end);
+      c->fail_status = SSS_ERR_TOO_LARGE;
       return CURL_WRITEFUNC_ERROR;
     }
     if (fs_stage_write(x->e->stage.fd, ptr, n, c->pos) != 0) {
@@ -537,6 +540,7 @@ static void drop_source(fs_instance *inst, fs_task *t, fs_entry *e, size_t si,
   fs_src *s = &e->dl->srcs[si];
   if (s->dropped) return;
   s->dropped = 1;
+  e->last_status = 0;
   if (lie) { /* why is a predicate of the source: "says ..." */
     entry_error(e, "%s %s", s->url, why);
     fs_task_ban(inst, t, s->url, why);
@@ -558,7 +562,7 @@ static void conn_done(fs_instance *inst, fs_task *t, fs_entry *e, fs_conn *c,
   fs_dl *dl = c->dl;
   fs_src *s = &dl->srcs[c->src];
   char why[SSS_ERROR_SIZE];
-  int lie = 0, size_mismatch = c->size_mismatch;
+  int lie = 0, size_mismatch = c->size_mismatch, c_status = c->fail_status;
   why[0] = '\0';
   if (c->superseded || dl->fatal || c->yield) {
     /* Not the source's fault. */
@@ -598,7 +602,9 @@ static void conn_done(fs_instance *inst, fs_task *t, fs_entry *e, fs_conn *c,
   }
   conn_end(inst, c);
   if (!why[0]) return;
+  int status = c_status;
   drop_source(inst, t, e, (size_t)(s - dl->srcs), lie, why);
+  e->last_status = status; /* the entry ends with it if nothing better comes */
   if (size_mismatch) s->size_dropped = 1;
 }
 

@@ -67,6 +67,7 @@ typedef struct fs_entry {
   uint64_t retry_at_ms;
   uint32_t tried;        /* requests over all cycles */
   char last_error[SSS_ERROR_SIZE];
+  int last_status;       /* status that last_error stands for; 0 = not found */
   char *installed_from;  /* owned URL when installed */
   int status;            /* final sss_status */
   char message[SSS_ERROR_SIZE]; /* final sentence when failed */

@@ -262,7 +262,7 @@ static void log_skip(void *ctx, const char *why) {
 static void cycle_failed(fs_instance *inst, fs_task *t, fs_entry *e) {
   free_srcs(e);
   if (e->cycle >= t->opt.max_download_tries) {
-    entry_fail(inst, e, SSS_ERR_NOT_FOUND,
+    entry_fail(inst, e, e->last_status ? e->last_status : SSS_ERR_NOT_FOUND,
                "block %s: failed after %u cycle%s and %u request%s; last "
                "error: %s",
                e->resource, e->cycle, e->cycle == 1 ? "" : "s", e->tried,
@@ -290,6 +290,15 @@ static void cycle_failed(fs_instance *inst, fs_task *t, fs_entry *e) {
 
 /* Builds this cycle's sources. Returns 0 when the entry can go on. */
 static int start_cycle(fs_instance *inst, fs_task *t, fs_entry *e) {
+  uint64_t max = t->opt.max_snapshot_bytes;
+  if ((e->in.flags & SSS_ENTRY_HAS_SIZE) && max && e->in.size > max) {
+    report_error(inst, SSS_ERROR_KIND_LOCAL);
+    entry_fail(inst, e, SSS_ERR_TOO_LARGE,
+               "block %s: its size, %" PRIu64 " bytes, is more than "
+               "max_snapshot_bytes (%" PRIu64 "); nothing was fetched",
+               e->resource, e->in.size, max);
+    return -1;
+  }
   e->cycle++;
   STATS(inst, inst->stats.cycles++);
   fs_sources s;
