@@ -779,6 +779,10 @@ static void schedule(fs_instance *inst, fs_task *t, fs_entry *e) {
   for (size_t i = 0; i < dl->n_srcs && dl->n_conns < limit && !dl->fatal; i++) {
     fs_src *s = &dl->srcs[i];
     if (!s->in_cycle || s->dropped || s->busy) continue;
+    if (fs_task_is_banned(t, s->url)) { /* banned by another entry */
+      s->dropped = 1;
+      continue;
+    }
     if (dl->single && dl->single_src != SIZE_MAX && dl->single_src != i) continue;
     /* Ignores Range: only as a whole stream once nothing better is left. */
     if (s->norange && any_range_source_left(dl, i)) continue;

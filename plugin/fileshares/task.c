@@ -197,9 +197,20 @@ static void entry_fail(fs_instance *inst, fs_entry *e, int status,
   fs_log(inst, SSS_LOG_WARN, "block %s: %s", e->resource, e->message);
 }
 
+/* The source of a URL is everything up to its last '/': the storage or the
+ * node's share, whichever snapshot (resource name) is asked of it. */
+static size_t source_len(const char *url) {
+  const char *slash = strrchr(url, '/');
+  return slash ? (size_t)(slash - url) + 1 : strlen(url);
+}
+
+/* A source that lied about one snapshot is not asked for any other of the
+ * task either: bans are per source, named by the URL that lied. */
 int fs_task_is_banned(const fs_task *t, const char *url) {
+  size_t n = source_len(url);
   for (size_t i = 0; i < t->n_banned; i++)
-    if (!strcmp(t->banned_urls[i], url)) return 1;
+    if (source_len(t->banned_urls[i]) == n && !strncmp(t->banned_urls[i], url, n))
+      return 1;
   return 0;
 }
 
