@@ -254,8 +254,10 @@ static int set_outcome(outcome *o, int status, int http, const char *fmt, ...) {
 static void deliver(hs_blob_service *s, blob_req *r, int fd, uint64_t size,
                     outcome *o) {
   const hs_fault *f = &r->fault;
+  uint64_t real_size = size;
+  if (f->kind == HS_FAULT_OVERSIZED) size += f->has_arg ? f->arg : 65536;
   uint64_t limit = size;
-  if (f->kind == HS_FAULT_TRUNCATE)
+  if (f->kind == HS_FAULT_TRUNCATE || f->kind == HS_FAULT_STALL)
     limit = f->has_arg ? (f->arg < size ? f->arg : size) : size / 2;
   uint64_t corrupt_at = f->has_arg ? f->arg : size / 2;
   size_t chunk = s->chunk;
@@ -283,7 +285,14 @@ static void deliver(hs_blob_service *s, blob_req *r, int fd, uint64_t size,
     }
     size_t n =
         limit - o->delivered < chunk ? (size_t)(limit - o->delivered) : chunk;
-    ssize_t got = pread(fd, buf, n, (off_t)o->delivered);
+    ssize_t got;
+    if (o->delivered >= real_size) { /* oversized: zeros past the file */
+      memset(buf, 0, n);
+      got = (ssize_t)n;
+    } else {
+      if (o->delivered + n > real_size) n = (size_t)(real_size - o->delivered);
+      got = pread(fd, buf, n, (off_t)o->delivered);
+    }
     if (got <= 0) {
       set_outcome(o, SSS_ERR_NETWORK, 200,
                   "node %s could not read '%s' at "
@@ -318,6 +327,19 @@ static void deliver(hs_blob_service *s, blob_req *r, int fd, uint64_t size,
     }
   }
   free(buf);
+  if (f->kind == HS_FAULT_STALL && o->status == SSS_OK &&
+      o->delivered < size) {
+    /* Silence until the plugin gives up on it (or the service stops). */
+    pthread_mutex_lock(&s->mu);
+    while (!r->cancelled)
+      pthread_cond_wait(&s->wake, &s->mu);
+    pthread_mutex_unlock(&s->mu);
+    set_outcome(o, SSS_ERR_CANCELLED, 200,
+                "node %s stalled after %" PRIu64 " bytes of '%s' (simulated "
+                "stall) until the request was cancelled",
+                r->node->name, o->delivered, r->rel);
+    return;
+  }
   if (o->status == SSS_OK && o->delivered < size)
     set_outcome(o, SSS_ERR_NETWORK, 200,
                 "node %s closed the connection "
@@ -354,6 +376,11 @@ static int serve(hs_blob_service *s, blob_req *r, outcome *o) {
                        "node %s answered HTTP 500 "
                        "for '%s' (simulated fault)",
                        n->name, r->rel);
+  case HS_FAULT_REDIRECT:
+    return set_outcome(o, SSS_ERR_NETWORK, 302,
+                       "node %s redirected '%s' to ftp://%s/%s, a protocol "
+                       "the host does not follow (simulated fault)",
+                       n->name, r->rel, r->authority, r->rel);
   default: break;
   }
   int fd = open(r->path, O_RDONLY | O_CLOEXEC);
@@ -377,12 +404,15 @@ static int serve(hs_blob_service *s, blob_req *r, outcome *o) {
                        n->name, r->rel);
   }
   uint64_t size = (uint64_t)st.st_size;
-  if (r->max_bytes && size > r->max_bytes) {
+  uint64_t announced = size;
+  if (r->fault.kind == HS_FAULT_OVERSIZED)
+    announced += r->fault.has_arg ? r->fault.arg : 65536;
+  if (r->max_bytes && announced > r->max_bytes) {
     close(fd);
     return set_outcome(o, SSS_ERR_TOO_LARGE, 200,
                        "'%s' on node %s has %" PRIu64
                        " bytes, more than the %" PRIu64 " asked for",
-                       r->rel, n->name, size, r->max_bytes);
+                       r->rel, n->name, announced, r->max_bytes);
   }
   deliver(s, r, fd, size, o);
   close(fd);

@@ -1,7 +1,7 @@
 /* blob_service.h: the simulator's host blob service (sss_host.load_blob and
- * cancel_blob). Until real HTTP peers exist it maps a URL to a file: the
- * host:port picks the simulated node, the URL's path is the file's path
- * under that node's share directory. Bodies are delivered from worker
+ * cancel_blob), used with --host-blob-service instead of the real HTTP
+ * peers. It maps a URL to a file: the host:port picks the simulated node,
+ * the URL's path is the file's path under that node's share directory. Bodies are delivered from worker
  * threads in chunks; each node's fault switch (cluster.h) shapes the answer.
  * finish is called exactly once for every accepted request, never from
  * inside load_blob. */

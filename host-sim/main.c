@@ -19,11 +19,11 @@
 enum { EXIT_SYNC_FAILED = 1, EXIT_SETUP = 2 };
 
 #define DEFAULT_THREADS 3
-#define DEFAULT_SIZE (16ull << 20)
+#define DEFAULT_SIZE (64ull << 20)
 #define SMALL_SIZE 100003ull /* not a multiple of any chunk size */
 #define DEFAULT_BASE_PORT 18400
 #define DEFAULT_TIMEOUT_S 120
-#define TICK_MS 250
+#define TICK_MS 200 /* progress bar and events: five times a second */
 
 static volatile sig_atomic_t interrupted;
 
@@ -65,29 +65,60 @@ void sim_format_bytes(uint64_t b, char *out, size_t len) {
     snprintf(out, len, "%" PRIu64 " B", b);
 }
 
+/* The last ~2 s of (elapsed_ms, bytes_fetched), for the bar's rate. */
+#define RATE_SAMPLES 10
+static struct {
+  uint64_t ms[RATE_SAMPLES], bytes[RATE_SAMPLES];
+  size_t n, next;
+} rate_window;
+
+static double recent_rate(const sss_stats *st) {
+  size_t oldest = rate_window.n < RATE_SAMPLES ? 0 : rate_window.next;
+  uint64_t ms0 = rate_window.n ? rate_window.ms[oldest] : 0;
+  uint64_t b0 = rate_window.n ? rate_window.bytes[oldest] : 0;
+  rate_window.ms[rate_window.next] = st->elapsed_ms;
+  rate_window.bytes[rate_window.next] = st->bytes_fetched;
+  rate_window.next = (rate_window.next + 1) % RATE_SAMPLES;
+  if (rate_window.n < RATE_SAMPLES) rate_window.n++;
+  if (st->elapsed_ms <= ms0 || st->bytes_fetched < b0)
+    return st->elapsed_ms ? (double)st->bytes_fetched * 1000.0 /
+                                (double)st->elapsed_ms
+                          : 0;
+  return (double)(st->bytes_fetched - b0) * 1000.0 /
+         (double)(st->elapsed_ms - ms0);
+}
+
+/* One line: the bar (bytes fetched of bytes expected, capped below 100 %
+ * until every entry is done, since retries and duplicates count too), the
+ * bytes verified, the rate over the last two seconds, entries installed
+ * and an ETA while fetching is behind the expected total. */
 static void draw_bar(sim *s, const sss_stats *st) {
-  enum { WIDTH = 28 };
+  enum { WIDTH = 24 };
   double frac = st->bytes_expected
                     ? (double)st->bytes_fetched / (double)st->bytes_expected
                     : 0;
-  if (frac > 1) frac = 1;
-  char bar[WIDTH + 1], got[32], total[32], rate[32], eta[32] = "";
+  int all_done = st->entries_total && st->entries_done == st->entries_total;
+  if (frac > 0.99 && !all_done) frac = 0.99;
+  if (frac > 1 || all_done) frac = 1;
+  char bar[WIDTH + 1], got[32], total[32], ver[32], rate[32], eta[32] = "";
   int fill = (int)(frac * WIDTH);
   for (int i = 0; i < WIDTH; i++)
     bar[i] = i < fill ? '#' : '.';
   bar[WIDTH] = '\0';
   sim_format_bytes(st->bytes_fetched, got, sizeof got);
   sim_format_bytes(st->bytes_expected, total, sizeof total);
-  double secs = st->elapsed_ms / 1000.0;
-  double bps = secs > 0 ? (double)st->bytes_fetched / secs : 0;
+  sim_format_bytes(st->bytes_verified, ver, sizeof ver);
+  double bps = recent_rate(st);
   sim_format_bytes((uint64_t)bps, rate, sizeof rate);
   if (bps > 0 && st->bytes_expected > st->bytes_fetched)
     snprintf(eta, sizeof eta, "  ETA %.1f s",
              (double)(st->bytes_expected - st->bytes_fetched) / bps);
   pthread_mutex_lock(&s->out_mu);
-  fprintf(stderr, "\r\033[K[%s] %3.0f%%  %s / %s  %s/s  entries %u/%u%s", bar,
-          frac * 100, got, total, rate, st->entries_done, st->entries_total,
-          eta);
+  fprintf(stderr,
+          "\r\033[K[%s] %3.0f%%  %s / %s fetched, %s verified  %s/s  "
+          "entries %u/%u%s",
+          bar, frac * 100, got, total, ver, rate, st->entries_done,
+          st->entries_total, eta);
   fflush(stderr);
   s->bar_shown = 1;
   pthread_mutex_unlock(&s->out_mu);
@@ -126,6 +157,48 @@ static int produce_snapshot(void *ctx, uint64_t offset, void *buf, size_t len) {
   return 0;
 }
 
+typedef struct garbage_ctx {
+  const hs_snapshot *snap;
+  uint64_t every;
+} garbage_ctx;
+
+/* The snapshot with the byte at every multiple of `every` inverted: a wrong
+ * state under the right name (fault "garbage"). */
+static int produce_garbage(void *ctx, uint64_t offset, void *buf, size_t len) {
+  const garbage_ctx *g = ctx;
+  hs_snapshot_fill(g->snap, offset, buf, len);
+  uint64_t first = (offset + g->every - 1) / g->every * g->every;
+  for (uint64_t o = first; o < offset + len; o += g->every)
+    ((uint8_t *)buf)[o - offset] ^= 0xff;
+  return 0;
+}
+
+/* Writes snapshot snap at dir/rel atomically for node n. Every honest node
+ * holds the same bytes, so only the first copy is generated and written
+ * (temp file, fsync, rename); later ones are hard links of it (temp link,
+ * rename), which is as atomic and keeps the demo's setup to one write per
+ * snapshot. A node with the garbage fault writes its own wrong copy. */
+static int publish_file(sim *s, hs_node *n, const hs_snapshot *snap,
+                        const char *dir, const char *rel, char *why) {
+  char path[PATH_MAX];
+  pthread_mutex_lock(&s->cluster.mu);
+  hs_fault f = n->fault;
+  pthread_mutex_unlock(&s->cluster.mu);
+  if (f.kind == HS_FAULT_GARBAGE) {
+    garbage_ctx g = {snap, f.has_arg && f.arg ? f.arg : 4096};
+    return hs_share_write(dir, rel, snap->size, produce_garbage, &g, why);
+  }
+  const char *first = s->published ? s->published[snap->index] : NULL;
+  if (first && hs_share_link(dir, rel, first, why) == 0) return 0;
+  if (hs_share_write(dir, rel, snap->size, produce_snapshot, (void *)snap,
+                     why) != 0)
+    return -1;
+  if (s->published && !first &&
+      snprintf(path, sizeof path, "%s/%s", dir, rel) < (int)sizeof path)
+    s->published[snap->index] = strdup(path);
+  return 0;
+}
+
 static int cb_save_object(void *ctx, const sss_state *state,
                           const char *resource_name, char *err) {
   sim_host *h = ctx;
@@ -149,8 +222,7 @@ static int cb_save_object(void *ctx, const sss_state *state,
                     snap->resource_name);
   char rel[128], why[HS_ERR_SIZE];
   snprintf(rel, sizeof rel, "v2/storage/%s", resource_name);
-  if (hs_share_write(h->node->share_dir, rel, snap->size, produce_snapshot,
-                     (void *)snap, why) != 0)
+  if (publish_file(h->sim, h->node, snap, h->node->share_dir, rel, why) != 0)
     return sss_fail(err, SSS_ERR_IO, "node %s: %s", h->node->name, why);
   return SSS_OK;
 }
@@ -259,6 +331,19 @@ static void on_result(void *ctx, const sss_task_result *r) {
                     ? dup_or_null(e->source)
                     : NULL;
     o->bytes = SSS_HAS_MEMBER(e, sss_entry_result, bytes) ? e->bytes : 0;
+    size_t ns = SSS_HAS_MEMBER(e, sss_entry_result, source_bytes) &&
+                        e->source_urls && e->source_bytes
+                    ? e->n_sources
+                    : 0;
+    if (ns) {
+      o->source_urls = calloc(ns, sizeof *o->source_urls);
+      o->source_bytes = calloc(ns, sizeof *o->source_bytes);
+      for (size_t k = 0; o->source_urls && o->source_bytes && k < ns; k++) {
+        o->source_urls[k] = dup_or_null(e->source_urls[k]);
+        o->source_bytes[k] = e->source_bytes[k];
+        o->n_sources++;
+      }
+    }
   }
   size_t nb =
       SSS_HAS_MEMBER(r, sss_task_result, banned_reasons) && r->banned_sources
@@ -281,6 +366,10 @@ static void result_release(sim_result *r) {
   for (size_t i = 0; i < r->n_entries; i++) {
     free(r->entries[i].message);
     free(r->entries[i].source);
+    for (size_t k = 0; k < r->entries[i].n_sources; k++)
+      free(r->entries[i].source_urls[k]);
+    free(r->entries[i].source_urls);
+    free(r->entries[i].source_bytes);
   }
   for (size_t i = 0; i < r->n_banned; i++) {
     free(r->banned_sources[i]);
@@ -314,12 +403,67 @@ static int poll_stats(sim *s) {
   return 0;
 }
 
+static uint64_t ms_between(const struct timespec *a, const struct timespec *b) {
+  int64_t ms = (int64_t)(b->tv_sec - a->tv_sec) * 1000 +
+               (b->tv_nsec - a->tv_nsec) / 1000000L;
+  return ms > 0 ? (uint64_t)ms : 0;
+}
+
+/* Applies one event to the cluster. */
+static void fire_event(sim *s, sim_event *e, const sss_stats *st,
+                       uint64_t ms) {
+  hs_cluster *c = &s->cluster;
+  hs_node *n = hs_cluster_find(c, e->node);
+  char err[HS_ERR_SIZE] = "";
+  hs_fault down = {HS_FAULT_DOWN, 0, 0};
+  int rc = 0;
+  e->fired = 1;
+  e->fired_ms = ms;
+  e->fired_bytes = st->bytes_fetched;
+  e->node_requests = hs_cluster_counts(c, n).requests;
+  switch (e->action) {
+  case SIM_ACT_FAULT: rc = hs_cluster_set_fault(c, n, e->fault, err); break;
+  case SIM_ACT_LEAVE:
+    /* Down first: a node out of the BK set must not count requests that
+     * were already on their way. */
+    rc = hs_cluster_set_fault(c, n, down, err);
+    hs_cluster_set_advertised(c, n, 0);
+    hs_cluster_set_bk(c, n, 0);
+    break;
+  case SIM_ACT_JOIN: /* BK first: it is never a gossip node outside it */
+    hs_cluster_set_bk(c, n, 1);
+    hs_cluster_set_advertised(c, n, 1);
+    break;
+  case SIM_ACT_ENTER_BK: hs_cluster_set_bk(c, n, 1); break;
+  }
+  char got[32];
+  sim_format_bytes(st->bytes_fetched, got, sizeof got);
+  if (rc != 0)
+    say(s, "event at %.1f s failed: %s", ms / 1000.0, err);
+  else if (!s->cfg.quiet)
+    say(s, "at %.1f s (%s fetched): %s", ms / 1000.0, got, e->what);
+}
+
+/* Fires the scenario's events that are due. */
+static void run_events(sim *s, const sss_stats *st, uint64_t ms) {
+  for (size_t i = 0; i < s->n_events; i++) {
+    sim_event *e = &s->events[i];
+    if (e->fired) continue;
+    double frac = st->bytes_expected ? (double)st->bytes_fetched /
+                                           (double)st->bytes_expected
+                                     : 0;
+    if (frac >= e->at_fraction || ms >= e->at_ms) fire_event(s, e, st, ms);
+  }
+}
+
 /* Waits for the task's result, redrawing the bar every TICK_MS on a
- * terminal; cancels the task on timeout or a signal. */
+ * terminal and firing the scenario's events; cancels the task on timeout
+ * or a signal. */
 static void wait_for_result(sim *s) {
-  int bar = !s->cfg.quiet && isatty(STDERR_FILENO);
-  struct timespec deadline, now;
+  int bar = !s->cfg.quiet && !s->cfg.json && isatty(STDERR_FILENO);
+  struct timespec deadline, now, start;
   clock_gettime(CLOCK_MONOTONIC, &deadline);
+  start = deadline;
   add_ms(&deadline, (uint64_t)s->cfg.timeout_s * 1000);
   int cancelled = 0;
   pthread_mutex_lock(&s->mu);
@@ -330,8 +474,14 @@ static void wait_for_result(sim *s) {
     pthread_cond_timedwait(&s->cond, &s->mu, &tick);
     if (s->result.received) break;
     pthread_mutex_unlock(&s->mu);
-    if (poll_stats(s) == 0 && bar) draw_bar(s, &s->last_stats);
     clock_gettime(CLOCK_MONOTONIC, &now);
+    if (poll_stats(s) == 0) {
+      pthread_mutex_lock(&s->mu);
+      sss_stats st = s->last_stats;
+      pthread_mutex_unlock(&s->mu);
+      if (!cancelled) run_events(s, &st, ms_between(&start, &now));
+      if (bar) draw_bar(s, &st);
+    }
     int late =
         now.tv_sec > deadline.tv_sec ||
         (now.tv_sec == deadline.tv_sec && now.tv_nsec >= deadline.tv_nsec);
@@ -357,6 +507,29 @@ static void wait_for_result(sim *s) {
   pthread_mutex_lock(&s->out_mu);
   clear_bar_locked(s);
   pthread_mutex_unlock(&s->out_mu);
+}
+
+/* Reads the banned list through get_banned (ABI 1.1) while the joining
+ * node's instance still exists. */
+static void collect_banned(sim *s) {
+  const sss_plugin *vt = s->plugin.vt;
+  if (!SSS_HAS_MEMBER(vt, sss_plugin, get_banned) || !vt->get_banned) return;
+  s->has_get_banned = 1;
+  char url[2048], reason[SSS_ERROR_SIZE];
+  for (size_t i = 0; i < 1024; i++) {
+    if (vt->get_banned(s->joiner.instance, i, url, sizeof url, reason,
+                       sizeof reason) != SSS_OK)
+      break;
+    char **u = realloc(s->gb_sources, (s->n_gb + 1) * sizeof *u);
+    if (!u) break;
+    s->gb_sources = u;
+    char **r = realloc(s->gb_reasons, (s->n_gb + 1) * sizeof *r);
+    if (!r) break;
+    s->gb_reasons = r;
+    s->gb_sources[s->n_gb] = strdup(url);
+    s->gb_reasons[s->n_gb] = strdup(reason);
+    s->n_gb++;
+  }
 }
 
 static int create_instance(sim *s, sim_host *h, char *err) {
@@ -391,9 +564,8 @@ static int publish(sim *s) {
   }
   hs_node *st = hs_cluster_static(&s->cluster);
   for (size_t t = 0; t < s->cfg.n_threads; t++)
-    if (hs_share_write(st->share_dir, s->snaps[t].resource_name,
-                       s->snaps[t].size, produce_snapshot, &s->snaps[t],
-                       why) != 0) {
+    if (publish_file(s, st, &s->snaps[t], st->share_dir,
+                     s->snaps[t].resource_name, why) != 0) {
       say(s, "static storage: %s", why);
       return -1;
     }
@@ -411,6 +583,13 @@ static int configure_joiner(sim *s) {
                                  defaults[i][1], err) != SSS_OK) {
       say(s, "set_option %s=%s failed: %s", defaults[i][0], defaults[i][1],
           err);
+      return -1;
+    }
+  for (size_t i = 0; i < s->n_scen_opts; i++)
+    if (s->plugin.vt->set_option(s->joiner.instance, s->scen_opts[i][0],
+                                 s->scen_opts[i][1], err) != SSS_OK) {
+      say(s, "--scenario %s: set_option %s=%s failed: %s", s->scenario->name,
+          s->scen_opts[i][0], s->scen_opts[i][1], err);
       return -1;
     }
   for (size_t i = 0; i < s->cfg.n_options; i++) {
@@ -481,11 +660,20 @@ static int setup(sim *s) {
     say(s, "%s", err);
     return -1;
   }
+  if (s->scenario->apply(s, err) != 0) {
+    say(s, "%s", err);
+    return -1;
+  }
   for (size_t i = 0; i < s->cfg.n_faults; i++)
     if (hs_cluster_parse_fault(&s->cluster, s->cfg.faults[i], err) != 0) {
       say(s, "%s", err);
       return -1;
     }
+  if (!s->cfg.blob_service &&
+      hs_cluster_start_peers(&s->cluster, s->cfg.size, err) != 0) {
+    say(s, "%s", err);
+    return -1;
+  }
   s->snaps = calloc(s->cfg.n_threads, sizeof *s->snaps);
   if (!s->snaps) {
     say(s, "out of memory for %zu snapshots", s->cfg.n_threads);
@@ -497,7 +685,9 @@ static int setup(sim *s) {
       say(s, "OpenSSL could not hash snapshot %zu: check libcrypto", t);
       return -1;
     }
-  if (hs_repository_init(&s->repo, s->snaps, s->cfg.n_threads) != 0) {
+  s->published = calloc(s->cfg.n_threads, sizeof *s->published);
+  if (!s->published ||
+      hs_repository_init(&s->repo, s->snaps, s->cfg.n_threads) != 0) {
     say(s, "out of memory for the repository");
     return -1;
   }
@@ -531,7 +721,19 @@ static void teardown(sim *s) {
   hs_blob_service_stop(s->blobs);
   s->blobs = NULL;
   result_release(&s->result);
+  for (size_t i = 0; i < s->n_gb; i++) {
+    free(s->gb_sources[i]);
+    free(s->gb_reasons[i]);
+  }
+  free(s->gb_sources);
+  free(s->gb_reasons);
+  s->gb_sources = s->gb_reasons = NULL;
+  s->n_gb = 0;
   hs_repository_release(&s->repo);
+  for (size_t t = 0; s->published && t < s->cfg.n_threads; t++)
+    free(s->published[t]);
+  free(s->published);
+  s->published = NULL;
   free(s->snaps);
   s->snaps = NULL;
   hs_cluster_release(&s->cluster);
@@ -566,7 +768,16 @@ static int run(sim *s) {
   fflush(stdout);
   int status = EXIT_SETUP;
   char perr[SSS_ERROR_SIZE];
-  if (setup(s) != 0 || publish(s) != 0) goto done;
+  if (setup(s) != 0) goto done;
+  if (!s->cfg.json && !s->cfg.quiet) {
+    char size[32];
+    sim_format_bytes(s->cfg.size, size, sizeof size);
+    printf("scenario %s: publishing %zu snapshots of %s on %zu nodes and the "
+           "static storage...\n",
+           s->scenario->name, s->cfg.n_threads, size, s->n_hosts);
+    fflush(stdout);
+  }
+  if (publish(s) != 0) goto done;
   if (create_instance(s, &s->joiner, perr) != SSS_OK) {
     say(s, "joining node: create failed: %s", perr);
     goto done;
@@ -580,6 +791,7 @@ static int run(sim *s) {
     goto done;
   wait_for_result(s);
   clock_gettime(CLOCK_MONOTONIC, &t1);
+  collect_banned(s);
   s->elapsed_ms = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000u +
                   (uint64_t)((t1.tv_nsec - t0.tv_nsec) / 1000000L);
   /* The joiner goes first so that nothing is in flight while we report. */
@@ -598,45 +810,65 @@ static void usage(FILE *f) {
   fprintf(
       f,
       "usage: sss-host-sim [options]\n"
+      "       sss-host-sim fetch ...   (see sss-host-sim fetch --help)\n"
       "Runs a simulated cluster in this process around a state-sync backend "
-      "and\n"
-      "has a joining node load every thread's snapshot through it, checking "
-      "each\n"
-      "byte. Exit 0 only when every thread's state was installed and verified "
-      "and\n"
-      "no node outside the BK set was asked; 1 when the sync failed; 2 on bad\n"
+      "and has\n"
+      "a joining node load every thread's snapshot through it, checking each "
+      "byte.\n"
+      "Every node and the static storage serve their share directory over "
+      "real HTTP\n"
+      "on 127.0.0.1; the joining node leaves load_blob NULL, so the backend "
+      "uses its\n"
+      "own transport. Exit 0 only when every thread's state was installed and "
+      "verified\n"
+      "and no node outside the BK set was asked; 1 when the sync failed; 2 on "
+      "bad\n"
       "usage or setup.\n"
       "\n"
+      "  --scenario NAME     the cluster's story (default: default), below\n"
       "  --plugin PATH       backend .so (default "
       "../plugin/libsss_fileshares.so\n"
       "                      next to this executable)\n"
-      "  --nodes N           BK nodes (default 4); plus --outsiders N gossip "
-      "nodes\n"
-      "                      outside the BK set (default 1) and one static "
-      "storage\n"
+      "  --nodes N           BK nodes node0.. (default 4); plus --outsiders N "
+      "gossip\n"
+      "                      nodes outside the BK set (default 1) and one "
+      "static storage\n"
       "  --threads N         threads, one snapshot each (default %d)\n"
       "  --size BYTES        bytes per snapshot, suffix K/M/G allowed (default "
-      "16M)\n"
+      "64M)\n"
       "  --seed N            seed of the snapshot contents (default 1)\n"
       "  --small             tiny snapshots (%llu bytes), for valgrind runs\n"
       "  --fault NODE=KIND[:ARG]\n"
-      "                      NODE: node0.., outsider0, static; KIND: down, "
-      "404,\n"
-      "                      500, corrupt[:OFFSET], truncate[:BYTES],\n"
-      "                      slow:BYTES_PER_SECOND (repeatable)\n"
-      "  --set KEY=VALUE     plugin option for the joining node (repeatable);\n"
-      "                      see docs/ABI.md for the keys\n"
-      "  --no-blob-service   leave load_blob NULL: the backend uses its own\n"
-      "                      transport\n"
-      "  --base-port N       first node's port (default %d)\n"
+      "                      NODE: node0.., outsider0.., static; KIND: none, "
+      "down,\n"
+      "                      404, 500, slow:BYTES_PER_SECOND, stall[:BYTES],\n"
+      "                      truncate[:BYTES], corrupt[:OFFSET], norange, "
+      "redirect,\n"
+      "                      oversized[:BYTES], garbage[:EVERY] (a wrong "
+      "copy with one\n"
+      "                      byte in every EVERY inverted) (repeatable; "
+      "applied\n"
+      "                      after the scenario's faults, so it overrides "
+      "them)\n"
+      "  --set KEY=VALUE     plugin option for the joining node (repeatable; "
+      "after the\n"
+      "                      scenario's); see docs/ABI.md for the keys\n"
+      "  --host-blob-service the host supplies load_blob: URLs map straight to "
+      "files\n"
+      "                      (no HTTP); faults are simulated by the host\n"
+      "  --base-port N       first node's port with --host-blob-service "
+      "(default %d)\n"
       "  --timeout SECONDS   cancel the task after this long (default %d)\n"
       "  --json              print one JSON document instead of the table\n"
       "  --keep              keep the share directories and print where\n"
       "  -q, --quiet         no progress bar, only errors from the plugin\n"
       "  -v, --verbose       show the plugin's info logs (twice: debug)\n"
-      "  -h, --help          this text\n",
+      "  -h, --help          this text\n"
+      "\n"
+      "Scenarios (--scenario NAME):\n",
       DEFAULT_THREADS, (unsigned long long)SMALL_SIZE, DEFAULT_BASE_PORT,
       DEFAULT_TIMEOUT_S);
+  sim_scenarios_help(f);
 }
 
 static int parse_u64(const char *opt, const char *text, uint64_t min,
@@ -689,6 +921,8 @@ static int parse_args(int argc, char **argv, sim_config *c) {
     O_FAULT,
     O_SET,
     O_NO_BLOB,
+    O_HOST_BLOB,
+    O_SCENARIO,
     O_PORT,
     O_TIMEOUT,
     O_KEEP,
@@ -706,6 +940,8 @@ static int parse_args(int argc, char **argv, sim_config *c) {
       {"fault", required_argument, 0, O_FAULT},
       {"set", required_argument, 0, O_SET},
       {"no-blob-service", no_argument, 0, O_NO_BLOB},
+      {"host-blob-service", no_argument, 0, O_HOST_BLOB},
+      {"scenario", required_argument, 0, O_SCENARIO},
       {"base-port", required_argument, 0, O_PORT},
       {"timeout", required_argument, 0, O_TIMEOUT},
       {"keep", no_argument, 0, O_KEEP},
@@ -749,7 +985,18 @@ static int parse_args(int argc, char **argv, sim_config *c) {
       break;
     case O_SMALL: small = 1; break;
     case O_JSON: c->json = 1; break;
-    case O_NO_BLOB: c->blob_service = 0; break;
+    case O_NO_BLOB: c->blob_service = 0; break; /* the default now */
+    case O_HOST_BLOB: c->blob_service = 1; break;
+    case O_SCENARIO:
+      if (!sim_scenario_find(optarg)) {
+        fprintf(stderr,
+                "sss-host-sim: --scenario '%s' is unknown: use %s (see "
+                "--help)\n",
+                optarg, sim_scenario_names());
+        return -1;
+      }
+      c->scenario = optarg;
+      break;
     case O_KEEP: c->keep_dir = 1; break;
     case O_FAULT: c->faults[c->n_faults++] = optarg; break;
     case O_SET: c->options[c->n_options++] = optarg; break;
@@ -773,6 +1020,8 @@ static int parse_args(int argc, char **argv, sim_config *c) {
 }
 
 int main(int argc, char **argv) {
+  if (argc > 1 && strcmp(argv[1], "fetch") == 0)
+    return hostsim_fetch_main(argc - 1, argv + 1);
   static sim s; /* large; zero-initialised */
   s.cfg = (sim_config){.n_bk = 4,
                        .n_outsiders = 1,
@@ -781,7 +1030,8 @@ int main(int argc, char **argv) {
                        .seed = 1,
                        .base_port = DEFAULT_BASE_PORT,
                        .timeout_s = DEFAULT_TIMEOUT_S,
-                       .blob_service = 1};
+                       .scenario = "default",
+                       .blob_service = 0};
   /* Every --fault/--set fits: there are fewer of them than arguments. */
   s.cfg.faults = calloc((size_t)argc, sizeof(char *));
   s.cfg.options = calloc((size_t)argc, sizeof(char *));
@@ -790,6 +1040,7 @@ int main(int argc, char **argv) {
     free(s.cfg.options);
     return EXIT_SETUP;
   }
+  s.scenario = sim_scenario_find(s.cfg.scenario);
   struct sigaction sa = {.sa_handler = on_signal};
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, NULL);

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,6 +139,44 @@ unlink_tmp:
   unlink(tmp);
   free(buf);
   return -1;
+}
+
+int hs_share_link(const char *root, const char *relpath, const char *src,
+                  char *err) {
+  static _Atomic unsigned counter;
+  char final[PATH_MAX], dir[PATH_MAX], tmp[PATH_MAX];
+  if (snprintf(final, sizeof final, "%s/%s", root, relpath) >=
+      (int)sizeof final)
+    return fail(err, "share path '%s' is too long (%s): use a shorter TMPDIR",
+                relpath, ENAMETOOLONG);
+  snprintf(dir, sizeof dir, "%s", final);
+  char *slash = strrchr(dir, '/');
+  *slash = '\0';
+  const char *base = slash + 1;
+  if (hs_mkdirs(dir, err) != 0) return -1;
+  if (snprintf(tmp, sizeof tmp, "%s/.%s.lnk.%ld.%u", dir, base, (long)getpid(),
+               counter++) >= (int)sizeof tmp)
+    return fail(err, "share path '%s' is too long (%s): use a shorter TMPDIR",
+                relpath, ENAMETOOLONG);
+  if (link(src, tmp) != 0)
+    return fail(err,
+                "cannot hard-link '%s' into the share directory (%s): write "
+                "the file instead",
+                src, errno);
+  if (rename(tmp, final) != 0) {
+    int e = errno;
+    unlink(tmp);
+    return fail(err,
+                "cannot rename the temp link to '%s' (%s): check the share "
+                "directory's permissions",
+                final, e);
+  }
+  if (fsync_dir(dir) != 0)
+    return fail(err,
+                "cannot fsync directory '%s' (%s): check the share "
+                "directory's disk",
+                dir, errno);
+  return 0;
 }
 
 static int remove_one(const char *path, const struct stat *st, int flag,

@@ -21,6 +21,15 @@ typedef int (*hs_produce_fn)(void *ctx, uint64_t offset, void *buf, size_t len);
 int hs_share_write(const char *root, const char *relpath, uint64_t size,
                    hs_produce_fn produce, void *ctx, char *err);
 
+/* Publishes the already durable file src (an earlier hs_share_write of the
+ * same bytes) at root/relpath as a hard link: link to a temp name in the
+ * same directory, rename, fsync of the directory. As atomic as
+ * hs_share_write, without writing the bytes again. Returns 0, or -1 with a
+ * sentence in err (e.g. src on another file system); then the caller
+ * writes the file instead. */
+int hs_share_link(const char *root, const char *relpath, const char *src,
+                  char *err);
+
 /* mkdir -p with mode 0755. Returns 0, or -1 with a sentence in err. */
 int hs_mkdirs(const char *path, char *err);
 

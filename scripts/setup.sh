@@ -6,8 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(build-essential cmake pkg-config libcurl4-openssl-dev libssl-dev
-  libmicrohttpd-dev libcriterion-dev uthash-dev nginx-light curl aria2
-  valgrind iproute2 procps)
+  libmicrohttpd-dev libcriterion-dev uthash-dev libjansson-dev nginx-light curl aria2
+  valgrind iproute2 procps openssl)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -66,6 +66,8 @@ typedef struct fs_src {
   uint64_t cycle_bytes, first_byte_ms;
   /* Over the task. */
   uint64_t reported_size; /* 0 = never said */
+  /* Set while one source's copy is compared with the suspect copy; it only
+   * counts once that source's own copy verifies (see compare_suspect). */
   uint64_t lie_offset;    /* first offset where it differed from a suspect */
   int lied;
 } fs_src;
@@ -183,7 +185,10 @@ static void hash_forward(fs_dl *dl, fs_entry *e, const void *data,
 }
 
 /* In one-source-at-a-time mode, compares new bytes with the suspect copy
- * and marks the suspect's writers of differing bytes. */
+ * and marks the suspect's writers of differing bytes. The marks are only a
+ * suspicion: the source sending now may be the liar. They are acted on when
+ * its copy verifies (ban_disagreeing) and forgotten when it does not
+ * (forget_marks). */
 static void compare_suspect(fs_dl *dl, const unsigned char *data, uint64_t at,
                             uint64_t len) {
   if (dl->suspect.fd < 0 || at >= dl->suspect_segs.size) return;
@@ -760,6 +765,8 @@ static long steal_target(const fs_dl *dl, uint64_t rate, uint64_t now) {
     uint64_t left = k->end - k->done;
     if (left < STEAL_MIN_BYTES) continue;
     uint64_t orate = src_rate(&dl->srcs[c->src], now);
+    /* An owner that just started has no rate yet: give it a moment. */
+    if (!orate && now - c->started_ms < 2 * STEAL_MIN_ETA_MS) continue;
     uint64_t eta = orate ? left * 1000 / orate : UINT64_MAX / 2;
     if (eta < STEAL_MIN_ETA_MS) continue;
     if (rate && left * 1000 / rate * 3 / 2 >= eta) continue;
@@ -776,6 +783,21 @@ static void schedule(fs_instance *inst, fs_task *t, fs_entry *e) {
   fs_dl *dl = e->dl;
   uint64_t now = fs_now_ms();
   size_t limit = dl->single ? 1 : t->opt.parallel_sources;
+  if (dl->single && dl->single_src == SIZE_MAX) {
+    /* One source at a time: take the fastest seen so far in the cycle. */
+    uint64_t best = 0;
+    for (size_t i = 0; i < dl->n_srcs; i++) {
+      const fs_src *s = &dl->srcs[i];
+      if (!s->in_cycle || s->dropped || s->busy || fs_task_is_banned(t, s->url) ||
+          (s->norange && any_range_source_left(dl, i)))
+        continue;
+      uint64_t r = src_rate(s, now);
+      if (dl->single_src == SIZE_MAX || r > best) {
+        dl->single_src = i;
+        best = r;
+      }
+    }
+  }
   for (size_t i = 0; i < dl->n_srcs && dl->n_conns < limit && !dl->fatal; i++) {
     fs_src *s = &dl->srcs[i];
     if (!s->in_cycle || s->dropped || s->busy) continue;
@@ -844,6 +866,13 @@ static void ban_disagreeing(fs_instance *inst, fs_task *t, fs_dl *dl) {
   }
 }
 
+static void forget_marks(fs_dl *dl) {
+  for (size_t i = 0; i < dl->n_srcs; i++) {
+    dl->srcs[i].lied = 0;
+    dl->srcs[i].lie_offset = 0;
+  }
+}
+
 static void close_suspect(fs_dl *dl) {
   fs_stage_discard(&dl->suspect);
   fs_segs_release(&dl->suspect_segs);
@@ -903,6 +932,7 @@ static void finish(fs_instance *inst, fs_task *t, size_t idx) {
              "SHA-256 does not match", dl->segs.size);
     drop_source(inst, t, e, last, 1, why);
     fs_segs_clear(&dl->segs);
+    forget_marks(dl); /* they came from comparing with the liar's copy */
     if (!(e->in.flags & SSS_ENTRY_HAS_SIZE)) {
       /* The size came from the liar: learn it again, and give back the
        * sources that were dropped for contradicting it. */
@@ -967,6 +997,7 @@ void fs_fetch_step(fs_instance *inst, fs_task *t, size_t idx) {
     if (dl->single && dl->single_src != SIZE_MAX && dl->n_conns == 0 &&
         dl->srcs[dl->single_src].dropped) {
       dl->single_src = SIZE_MAX;
+      forget_marks(dl); /* that copy was never verified */
       if (dl->have_size) fs_segs_clear(&dl->segs);
       if (ftruncate(e->stage.fd, 0) != 0 || md_reset(dl, e) != 0) {
         fs_task_fetch_failed(inst, t, idx, SSS_ERR_IO, "cannot restart the staged file");

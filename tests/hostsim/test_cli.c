@@ -202,10 +202,17 @@ Test(stub, table_output_says_why, .timeout = 60) {
 #ifdef HS_FILESHARES
 /* Runs the default cluster with the fileshares backend plus extra flags and
  * asserts a complete, verified install that never asked an outsider. */
-static void assert_installs_all(const char *fault) {
-  const char *args[] = {"--plugin", HS_FILESHARES, "--json",
-                        "--size",   "1M",          fault ? "--fault" : NULL,
-                        fault,      NULL};
+static void assert_installs_with(const char *mode, const char *fault) {
+  const char *args[16] = {"--plugin", HS_FILESHARES, "--json",
+                          "--size",   "1M",          "--fault",
+                          "node1=none", "--fault",   "node2=none"};
+  size_t n = 9;
+  if (mode) args[n++] = mode;
+  if (fault) {
+    args[n++] = "--fault";
+    args[n++] = fault;
+  }
+  args[n] = NULL;
   run_out r = run_sim(NULL, args);
   cr_assert_eq(r.exit_code, 0, "fault %s\nstdout: %s\nstderr: %s",
                fault ? fault : "none", r.out, r.err);
@@ -217,8 +224,33 @@ static void assert_installs_all(const char *fault) {
   run_free(&r);
 }
 
+/* Over HTTP (the backend's transport) and through the host's blob service,
+ * the default cluster without the default scenario's faults plus one. */
+static void assert_installs_all(const char *fault) {
+  assert_installs_with(NULL, fault);
+  assert_installs_with("--host-blob-service", fault);
+}
+
 Test(fileshares, default_scenario_installs_every_thread, .timeout = 120) {
+  const char *args[] = {"--plugin", HS_FILESHARES, "--json", "--size", "1M",
+                        NULL};
+  run_out r = run_sim(NULL, args);
+  cr_assert_eq(r.exit_code, 0, "stdout: %s\nstderr: %s", r.out, r.err);
+  cr_assert_eq(json_int(r.out, "threads_verified"), 3, "%s", r.out);
+  cr_assert_eq(json_int(r.out, "non_bk_requests"), 0, "%s", r.out);
+  run_free(&r);
+}
+Test(fileshares, installs_every_thread_from_honest_nodes, .timeout = 120) {
   assert_installs_all(NULL);
+}
+Test(fileshares, survives_a_stalling_node, .timeout = 120) {
+  assert_installs_with(NULL, "node3=stall:1000");
+}
+Test(fileshares, survives_a_redirecting_node, .timeout = 120) {
+  assert_installs_all("node3=redirect");
+}
+Test(fileshares, survives_a_node_without_ranges, .timeout = 120) {
+  assert_installs_with(NULL, "node3=norange");
 }
 Test(fileshares, survives_a_corrupt_node, .timeout = 120) {
   assert_installs_all("node0=corrupt");
