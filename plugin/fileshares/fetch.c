@@ -738,6 +738,11 @@ static void watch(fs_instance *inst, fs_task *t, fs_entry *e, uint64_t now) {
       continue;
     }
     char why[SSS_ERROR_SIZE] = "";
+    if (fs_task_is_banned(t, s->url)) { /* banned by another entry meanwhile */
+      conn_end(inst, c);
+      s->dropped = 1;
+      continue;
+    }
     if (now - c->last_byte_ms > stall_ms)
       snprintf(why, sizeof why, "GET %s stalled: no byte for %" PRIu64 " ms",
                s->url, now - c->last_byte_ms);
@@ -784,14 +789,16 @@ static void schedule(fs_instance *inst, fs_task *t, fs_entry *e) {
   uint64_t now = fs_now_ms();
   size_t limit = dl->single ? 1 : t->opt.parallel_sources;
   if (dl->single && dl->single_src == SIZE_MAX) {
-    /* One source at a time: take the fastest seen so far in the cycle. */
+    /* One source at a time: first those that wrote bytes of a snapshot that
+     * verified (for another entry), then the fastest seen in the cycle. */
     uint64_t best = 0;
     for (size_t i = 0; i < dl->n_srcs; i++) {
       const fs_src *s = &dl->srcs[i];
       if (!s->in_cycle || s->dropped || s->busy || fs_task_is_banned(t, s->url) ||
           (s->norange && any_range_source_left(dl, i)))
         continue;
-      uint64_t r = src_rate(s, now);
+      uint64_t r = src_rate(s, now) / 2;
+      if (fs_task_is_vouched(t, s->url)) r |= UINT64_C(1) << 63;
       if (dl->single_src == SIZE_MAX || r > best) {
         dl->single_src = i;
         best = r;
@@ -898,6 +905,8 @@ static void finish(fs_instance *inst, fs_task *t, size_t idx) {
   }
   if (ok) {
     ban_disagreeing(inst, t, dl);
+    for (size_t p = 0; p < dl->segs.n_pieces; p++)
+      fs_task_vouch(t, dl->srcs[dl->segs.pieces[p].src].url);
     close_suspect(dl);
     /* The result names the source that wrote the most of the bytes. */
     const char *from = NULL;

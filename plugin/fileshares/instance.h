@@ -84,6 +84,8 @@ typedef struct fs_task {
   int cancelled;
   char **banned_urls, **banned_reasons; /* owned */
   size_t n_banned;
+  char **vouched_urls; /* owned: wrote bytes of a verified snapshot */
+  size_t n_vouched;
 } fs_task;
 
 struct fs_instance {

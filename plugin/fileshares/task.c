@@ -133,6 +133,8 @@ void fs_task_free(fs_task *t) {
   }
   free(t->banned_urls);
   free(t->banned_reasons);
+  for (size_t i = 0; i < t->n_vouched; i++) free(t->vouched_urls[i]);
+  free(t->vouched_urls);
   sss_options_release(&t->opt);
   free(t->entries);
   free(t);
@@ -206,12 +208,27 @@ static size_t source_len(const char *url) {
 
 /* A source that lied about one snapshot is not asked for any other of the
  * task either: bans are per source, named by the URL that lied. */
-int fs_task_is_banned(const fs_task *t, const char *url) {
+static int same_source_in(char *const *urls, size_t count, const char *url) {
   size_t n = source_len(url);
-  for (size_t i = 0; i < t->n_banned; i++)
-    if (source_len(t->banned_urls[i]) == n && !strncmp(t->banned_urls[i], url, n))
-      return 1;
+  for (size_t i = 0; i < count; i++)
+    if (source_len(urls[i]) == n && !strncmp(urls[i], url, n)) return 1;
   return 0;
+}
+
+int fs_task_is_banned(const fs_task *t, const char *url) {
+  return same_source_in(t->banned_urls, t->n_banned, url);
+}
+
+int fs_task_is_vouched(const fs_task *t, const char *url) {
+  return same_source_in(t->vouched_urls, t->n_vouched, url);
+}
+
+void fs_task_vouch(fs_task *t, const char *url) {
+  if (fs_task_is_vouched(t, url)) return;
+  char **v = realloc(t->vouched_urls, (t->n_vouched + 1) * sizeof *v);
+  if (!v) return;
+  t->vouched_urls = v;
+  if ((v[t->n_vouched] = strdup(url))) t->n_vouched++;
 }
 
 void fs_task_ban(fs_instance *inst, fs_task *t, const char *url,

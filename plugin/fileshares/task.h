@@ -65,6 +65,12 @@ void fs_task_ban(fs_instance *inst, fs_task *t, const char *url,
 
 int fs_task_is_banned(const fs_task *t, const char *url);
 
+/* Records that url's source wrote bytes of a snapshot that verified; when
+ * hunting a liar, such sources are asked first. Best effort. */
+void fs_task_vouch(fs_task *t, const char *url);
+
+int fs_task_is_vouched(const fs_task *t, const char *url);
+
 /* Reports an error kind to the host's metrics. */
 void fs_task_report(fs_instance *inst, int kind);
 
