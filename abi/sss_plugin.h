@@ -155,6 +155,13 @@ typedef struct sss_reader {
    * fail). Valid only during the apply_snapshot call that received it;
    * callable only from the thread running that call. */
   int64_t (*read)(void *reader_ctx, void *buf, size_t len);
+  /* Appended in 1.1: the verified bytes as a file, or NULL. A host that keeps
+   * snapshots as files may link(2) this path into its repository (same
+   * filesystem; EXDEV otherwise) instead of copying through read: the bytes
+   * are exactly the verified `size`, and the plugin never writes the file
+   * again. It must not be modified; the plugin removes its own name after
+   * apply_snapshot returns. Valid only during that call. */
+  const char *path;
 } sss_reader;
 
 /* ---- Host blob service (optional, host implements) -------------------- */

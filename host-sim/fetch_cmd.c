@@ -44,6 +44,7 @@ typedef struct fx_config {
   const char *out;     /* NULL: discard */
   uint64_t timeout_ms; /* 0: none (the backend's own deadline applies) */
   int json, quiet, verbosity;
+  int fsync; /* --fsync: make --out durable before renaming it */
 } fx_config;
 
 typedef struct fx_source {
@@ -216,9 +217,10 @@ static int fx_reject(fx_state *f, char *err, int status, const char *fmt, ...) {
   return status;
 }
 
-/* The repository: pulls the verified bytes, hashes them, writes them to
- * --out through a temp file (fsync, rename, fsync of the directory) or
- * discards them, and accepts only what matches --sha256. */
+/* The repository: installs the verified bytes as --out (a link to the
+ * plugin's verified file when it is on the same filesystem, else a copy
+ * through the reader, into a temp name renamed into place; fsync only with
+ * --fsync) or discards them, and accepts only what matches --sha256. */
 static int fx_apply(void *ctx, void *repository, const sss_thread_id *thread_id,
                     const sss_block_id *block_id, const sss_reader *reader,
                     uint64_t size, char *err) {
@@ -244,8 +246,16 @@ static int fx_apply(void *ctx, void *repository, const sss_thread_id *thread_id,
                      "the snapshot has %" PRIu64 " bytes, --size says %" PRIu64,
                      size, f->cfg.size);
 
+  /* With --sha256 the plugin verified the digest before calling us (only
+   * verified bytes reach apply_snapshot): no need to hash again. Without
+   * it, hash what arrives, to report the digest. */
+  int hash = !f->cfg.has_sha256;
+  /* ABI 1.1: the verified bytes as a file. Linking it next to --out keeps
+   * them without a copy; another filesystem (EXDEV) means copying. */
+  const char *path =
+      SSS_HAS_MEMBER(reader, sss_reader, path) ? reader->path : NULL;
   char tmp[PATH_MAX] = "";
-  int fd = -1;
+  int fd = -1, linked = 0;
   if (f->cfg.out) {
     if (snprintf(tmp, sizeof tmp, "%s.part-XXXXXX", f->cfg.out) >=
         (int)sizeof tmp)
@@ -257,55 +267,79 @@ static int fx_apply(void *ctx, void *repository, const sss_thread_id *thread_id,
                        "cannot create a temp file next to --out '%s' (%s): "
                        "check that its directory exists and is writable",
                        f->cfg.out, strerror(errno));
+    if (path && unlink(tmp) == 0) {
+      if (link(path, tmp) == 0) {
+        linked = 1;
+        close(fd);
+        fd = -1;
+      } else {
+        /* Keep the name reserved for the copy. */
+        close(fd);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0)
+          return fx_reject(f, err, SSS_ERR_IO, "cannot create %s (%s)", tmp,
+                           strerror(errno));
+      }
+    }
   }
-  uint8_t *buf = malloc(FX_READ_CHUNK);
-  EVP_MD_CTX *md = EVP_MD_CTX_new();
+  uint8_t *buf = NULL;
+  EVP_MD_CTX *md = NULL;
   int rc = SSS_OK;
   uint64_t total = 0;
   uint8_t digest[SSS_SHA256_LEN];
-  if (!buf || !md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
-    rc = fx_reject(f, err, SSS_ERR_NO_MEMORY,
-                   "the repository could not set up SHA-256 (out of memory "
-                   "or libcrypto failed)");
-    goto done;
-  }
-  for (;;) {
-    int64_t got = reader->read(reader->reader_ctx, buf, FX_READ_CHUNK);
-    if (got == 0) break;
-    if (got < 0 || got > FX_READ_CHUNK) {
-      rc = fx_reject(f, err, SSS_ERR_IO,
-                     "the plugin's reader failed after %" PRIu64
-                     " bytes (read returned %" PRId64 ")",
-                     total, got);
-      goto done;
-    }
-    total += (uint64_t)got;
-    if (total > size) {
-      rc = fx_reject(f, err, SSS_ERR_VERIFY,
-                     "the plugin's reader yields more than the announced "
-                     "%" PRIu64 " bytes",
-                     size);
-      goto done;
-    }
-    EVP_DigestUpdate(md, buf, (size_t)got);
-    if (fd >= 0 && write_all(fd, buf, (size_t)got) != 0) {
-      rc = fx_reject(f, err, SSS_ERR_IO,
-                     "cannot write %s after %" PRIu64 " bytes (%s): check "
-                     "the free space",
-                     tmp, total - (uint64_t)got, strerror(errno));
-      goto done;
-    }
-  }
-  if (total != size) {
-    rc = fx_reject(f, err, SSS_ERR_VERIFY,
-                   "the plugin's reader ended after %" PRIu64
-                   " of the announced %" PRIu64 " bytes",
-                   total, size);
-    goto done;
-  }
-  unsigned int dlen = 0;
-  EVP_DigestFinal_ex(md, digest, &dlen);
   char hex[2 * SSS_SHA256_LEN + 1];
+  if (hash || fd >= 0) {
+    buf = malloc(FX_READ_CHUNK);
+    md = hash ? EVP_MD_CTX_new() : NULL;
+    if (!buf || (hash && (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1))) {
+      rc = fx_reject(f, err, SSS_ERR_NO_MEMORY,
+                     "the repository could not set up SHA-256 (out of memory "
+                     "or libcrypto failed)");
+      goto done;
+    }
+    for (;;) {
+      int64_t got = reader->read(reader->reader_ctx, buf, FX_READ_CHUNK);
+      if (got == 0) break;
+      if (got < 0 || got > FX_READ_CHUNK) {
+        rc = fx_reject(f, err, SSS_ERR_IO,
+                       "the plugin's reader failed after %" PRIu64
+                       " bytes (read returned %" PRId64 ")",
+                       total, got);
+        goto done;
+      }
+      total += (uint64_t)got;
+      if (total > size) {
+        rc = fx_reject(f, err, SSS_ERR_VERIFY,
+                       "the plugin's reader yields more than the announced "
+                       "%" PRIu64 " bytes",
+                       size);
+        goto done;
+      }
+      if (md) EVP_DigestUpdate(md, buf, (size_t)got);
+      if (fd >= 0 && write_all(fd, buf, (size_t)got) != 0) {
+        rc = fx_reject(f, err, SSS_ERR_IO,
+                       "cannot write %s after %" PRIu64 " bytes (%s): check "
+                       "the free space",
+                       tmp, total - (uint64_t)got, strerror(errno));
+        goto done;
+      }
+    }
+    if (total != size) {
+      rc = fx_reject(f, err, SSS_ERR_VERIFY,
+                     "the plugin's reader ended after %" PRIu64
+                     " of the announced %" PRIu64 " bytes",
+                     total, size);
+      goto done;
+    }
+  } else {
+    total = size; /* linked (or discarded) whole, verified by the plugin */
+  }
+  if (md) {
+    unsigned int dlen = 0;
+    EVP_DigestFinal_ex(md, digest, &dlen);
+  } else {
+    memcpy(digest, f->cfg.sha256, SSS_SHA256_LEN);
+  }
   sss_hex_encode(digest, SSS_SHA256_LEN, hex);
   if (f->cfg.has_sha256 && memcmp(digest, f->cfg.sha256, SSS_SHA256_LEN)) {
     rc = fx_reject(f, err, SSS_ERR_VERIFY,
@@ -314,13 +348,20 @@ static int fx_apply(void *ctx, void *repository, const sss_thread_id *thread_id,
                    hex);
     goto done;
   }
-  if (fd >= 0) {
-    if (fchmod(fd, f->file_mode) != 0 || fsync(fd) != 0) {
-      rc = fx_reject(f, err, SSS_ERR_IO, "cannot fsync %s (%s)", tmp,
-                     strerror(errno));
+  if (f->cfg.out) {
+    int ok = linked ? chmod(tmp, f->file_mode) == 0
+                    : fchmod(fd, f->file_mode) == 0;
+    if (ok && f->cfg.fsync) {
+      int sfd = linked ? open(tmp, O_RDONLY | O_CLOEXEC) : fd;
+      ok = sfd >= 0 && fsync(sfd) == 0;
+      if (linked && sfd >= 0) close(sfd);
+    }
+    if (!ok) {
+      rc = fx_reject(f, err, SSS_ERR_IO, "cannot set the mode of, or fsync, %s (%s)",
+                     tmp, strerror(errno));
       goto done;
     }
-    int crc = close(fd);
+    int crc = fd >= 0 ? close(fd) : 0;
     fd = -1;
     if (crc != 0 || rename(tmp, f->cfg.out) != 0) {
       rc = fx_reject(f, err, SSS_ERR_IO, "cannot rename %s to --out '%s' (%s)",
@@ -328,7 +369,7 @@ static int fx_apply(void *ctx, void *repository, const sss_thread_id *thread_id,
       goto done;
     }
     tmp[0] = '\0'; /* renamed: nothing to remove */
-    if (fsync_parent(f->cfg.out) != 0) {
+    if (f->cfg.fsync && fsync_parent(f->cfg.out) != 0) {
       /* The file is complete and in place; only durability is in doubt. */
       say(f, "warning: cannot fsync the directory of '%s' (%s)", f->cfg.out,
           strerror(errno));
@@ -709,7 +750,7 @@ static void usage(FILE *o) {
       "HEX64\n"
       "                          [--plugin PATH] [--sha256 HEX64] [--size N]\n"
       "                          [--out FILE] [--json] [--set KEY=VALUE ...]\n"
-      "                          [--timeout MS] [-q] [-v]\n"
+      "                          [--fsync] [--timeout MS] [-q] [-v]\n"
       "Fetches one snapshot through the backend's own transport (no "
       "load_blob)\n"
       "from the base URLs given (the file <base>/<block hex>), verifies it "
@@ -725,8 +766,11 @@ static void usage(FILE *o) {
       "  --block HEX64     block id: 64 hex digits (the file's name)\n"
       "  --sha256 HEX64    expected SHA-256; anything else is rejected\n"
       "  --size N          expected size in bytes\n"
-      "  --out FILE        write the snapshot there (temp file, fsync, "
-      "rename)\n"
+      "  --out FILE        install the snapshot there: a link to the verified\n"
+      "                    file (a copy across filesystems) under a temp name,\n"
+      "                    renamed into place\n"
+      "  --fsync           fsync --out and its directory before and after the\n"
+      "                    rename (durable across a power loss)\n"
       "  --set KEY=VALUE   plugin option (repeatable; see docs/ABI.md)\n"
       "  --timeout MS      reset_sync the task after MS milliseconds\n"
       "  --json            one JSON document on stdout\n"
@@ -771,7 +815,8 @@ static int parse_args(int argc, char **argv, fx_config *c) {
     O_OUT,
     O_JSON,
     O_SET,
-    O_TIMEOUT
+    O_TIMEOUT,
+    OPT_FSYNC
   };
   static const struct option longs[] = {
       {"plugin", required_argument, 0, O_PLUGIN},
@@ -783,6 +828,7 @@ static int parse_args(int argc, char **argv, fx_config *c) {
       {"json", no_argument, 0, O_JSON},
       {"set", required_argument, 0, O_SET},
       {"timeout", required_argument, 0, O_TIMEOUT},
+      {"fsync", no_argument, 0, OPT_FSYNC},
       {"quiet", no_argument, 0, 'q'},
       {"verbose", no_argument, 0, 'v'},
       {"help", no_argument, 0, 'h'},
@@ -830,6 +876,7 @@ static int parse_args(int argc, char **argv, fx_config *c) {
       c->timeout_ms = v;
       break;
     case O_JSON: c->json = 1; break;
+    case OPT_FSYNC: c->fsync = 1; break;
     case O_SET: c->options[c->n_options++] = optarg; break;
     case 'q': c->quiet = 1; break;
     case 'v': c->verbosity++; break;

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(build-essential cmake pkg-config libcurl4-openssl-dev libssl-dev
   libmicrohttpd-dev libcriterion-dev uthash-dev libjansson-dev nginx-light curl aria2
-  valgrind iproute2 procps openssl)
+  valgrind iproute2 procps openssl time)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -36,7 +36,8 @@ int fs_apply(fs_instance *inst, fs_task *t, fs_entry *e, uint64_t size,
   stage_reader r = {.fd = e->stage.fd, .size = size};
   sss_reader reader = {.struct_size = sizeof reader,
                        .reader_ctx = &r,
-                       .read = stage_read};
+                       .read = stage_read,
+                       .path = e->stage.path};
   char herr[SSS_ERROR_SIZE] = "";
   int rc = inst->host.apply_snapshot(inst->host.ctx, t->repository,
                                      &e->in.thread_id, &e->in.block_id,

@@ -921,6 +921,11 @@ static void finish(fs_instance *inst, fs_task *t, size_t idx) {
         from = dl->srcs[i].url;
       }
     }
+    /* The file holds exactly the verified bytes (the reader's path). */
+    if (ftruncate(e->stage.fd, (off_t)dl->segs.size) != 0) {
+      fs_task_fetch_failed(inst, t, idx, SSS_ERR_IO, "cannot trim the staged file");
+      return;
+    }
     fs_task_fetched(inst, t, idx, from, dl->segs.size);
     return;
   }
