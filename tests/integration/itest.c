@@ -185,6 +185,10 @@ void itest_assert_installed(itest *t) {
                (unsigned long long)t->snap.size);
   cr_assert_eq(memcmp(t->host.data, t->data, t->snap.size), 0,
                "the installed bytes differ from the snapshot");
+  cr_assert_eq(t->host.reader_path_size, (long long)t->snap.size,
+               "the reader's path (ABI 1.1) names a file of %lld bytes, not "
+               "the verified %llu", t->host.reader_path_size,
+               (unsigned long long)t->snap.size);
 }
 
 void itest_assert_failed_nothing_installed(itest *t) {

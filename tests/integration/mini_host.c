@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #define READ_CHUNK (128 * 1024)
@@ -56,6 +57,12 @@ static int cb_apply(void *ctx, void *repository, const sss_thread_id *thread,
     snprintf(err, SSS_ERROR_SIZE, "mini host: unknown repository pointer");
     return 1;
   }
+  /* ABI 1.1: the verified file behind the reader; its size, or -1. */
+  long long path_size = -1;
+  struct stat st;
+  if (SSS_HAS_MEMBER(reader, sss_reader, path) && reader->path &&
+      stat(reader->path, &st) == 0)
+    path_size = (long long)st.st_size;
   uint8_t *buf = malloc(size ? size : 1);
   if (!buf) {
     snprintf(err, SSS_ERROR_SIZE, "mini host: out of memory for %llu bytes",
@@ -97,6 +104,7 @@ static int cb_apply(void *ctx, void *repository, const sss_thread_id *thread,
   free(h->data);
   h->data = buf;
   h->len = got;
+  h->reader_path_size = path_size;
   h->installed++;
   pthread_mutex_unlock(&h->mu);
   return 0;

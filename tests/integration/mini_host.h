@@ -50,6 +50,8 @@ typedef struct mini_host {
   uint64_t len;
   int applies, installed;
   uint64_t bytes_offered; /* bytes read by every apply, accepted or not */
+  long long reader_path_size; /* size of sss_reader.path at the last
+                                 install, -1 when there was none */
   /* The result and the last log lines (for failure messages). */
   mini_result result;
   char log_tail[4096];
