@@ -83,8 +83,7 @@ typedef struct fx_state {
   int timed_out, interrupted;
   double seconds;
 
-  pthread_mutex_t out_mu; /* one writer on stderr at a time */
-  int bar_shown;
+  hs_console console; /* stderr: the progress line and messages */
 } fx_state;
 
 static volatile sig_atomic_t fx_interrupted;
@@ -96,24 +95,7 @@ static void fx_on_signal(int sig) {
 
 /* ---- Output ------------------------------------------------------------ */
 
-static void clear_bar_locked(fx_state *f) {
-  if (f->bar_shown) fputs("\r\033[K", stderr);
-  f->bar_shown = 0;
-}
-
-static void say(fx_state *f, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void say(fx_state *f, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  pthread_mutex_lock(&f->out_mu);
-  clear_bar_locked(f);
-  fputs("sss-host-sim fetch: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
-  pthread_mutex_unlock(&f->out_mu);
-  va_end(ap);
-}
+#define say(f, ...) hs_console_say(&(f)->console, __VA_ARGS__)
 
 static void draw_progress(fx_state *f, const sss_stats *st) {
   char got[32], total[32] = "?", rate[32], eta[32] = "";
@@ -132,12 +114,8 @@ static void draw_progress(fx_state *f, const sss_stats *st) {
     double frac = (double)st->bytes_fetched / (double)expected;
     snprintf(pct, sizeof pct, "%3.0f%%  ", frac > 1 ? 100.0 : frac * 100);
   }
-  pthread_mutex_lock(&f->out_mu);
-  fprintf(stderr, "\r\033[K%s%s / %s  %s%s  (requests %u, failed %u)", pct, got,
-          total, rate, eta, st->sources_tried, st->sources_failed);
-  fflush(stderr);
-  f->bar_shown = 1;
-  pthread_mutex_unlock(&f->out_mu);
+  hs_console_bar(&f->console, "%s%s / %s  %s%s  (requests %u, failed %u)", pct,
+                 got, total, rate, eta, st->sources_tried, st->sources_failed);
 }
 
 /* ---- Host callbacks ---------------------------------------------------- */
@@ -165,11 +143,8 @@ static void fx_log(void *ctx, int level, const char *message) {
   if (!f->cfg.verbosity || !message ||
       level > SSS_LOG_INFO + (f->cfg.verbosity - 1))
     return;
-  pthread_mutex_lock(&f->out_mu);
-  clear_bar_locked(f);
-  fprintf(stderr, "[plugin %s] %s\n",
-          level >= 0 && level <= 3 ? names[level] : "log", message);
-  pthread_mutex_unlock(&f->out_mu);
+  hs_console_line(&f->console, "[plugin %s] %s",
+                  level >= 0 && level <= 3 ? names[level] : "log", message);
 }
 
 static int write_all(int fd, const uint8_t *buf, size_t len) {
@@ -512,9 +487,7 @@ static void wait_for_result(fx_state *f) {
     pthread_mutex_lock(&f->mu);
   }
   pthread_mutex_unlock(&f->mu);
-  pthread_mutex_lock(&f->out_mu);
-  clear_bar_locked(f);
-  pthread_mutex_unlock(&f->out_mu);
+  hs_console_clear(&f->console);
 }
 
 /* Applies one --set KEY=VALUE. Returns 0, or -1 after a sentence. */
@@ -923,14 +896,14 @@ int hostsim_fetch_main(int argc, char **argv) {
   pthread_cond_init(&f.cond, &ca);
   pthread_condattr_destroy(&ca);
   pthread_mutex_init(&f.mu, NULL);
-  pthread_mutex_init(&f.out_mu, NULL);
+  hs_console_init(&f.console, "sss-host-sim fetch");
   curl_global_init(CURL_GLOBAL_DEFAULT);
 
   int status = run(&f);
 
   curl_global_cleanup();
   fx_release(&f);
-  pthread_mutex_destroy(&f.out_mu);
+  hs_console_destroy(&f.console);
   pthread_mutex_destroy(&f.mu);
   pthread_cond_destroy(&f.cond);
   free(f.cfg.sources);

@@ -34,25 +34,8 @@ static void on_signal(int sig) {
 
 /* ---- Output ------------------------------------------------------------ */
 
-static void clear_bar_locked(sim *s) {
-  if (s->bar_shown) fputs("\r\033[K", stderr);
-  s->bar_shown = 0;
-}
-
 /* One sentence to stderr, not interleaved with the progress bar. */
-static void say(sim *s, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void say(sim *s, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  pthread_mutex_lock(&s->out_mu);
-  clear_bar_locked(s);
-  fputs("sss-host-sim: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
-  pthread_mutex_unlock(&s->out_mu);
-  va_end(ap);
-}
+#define say(s, ...) hs_console_say(&(s)->console, __VA_ARGS__)
 
 void sim_format_bytes(uint64_t b, char *out, size_t len) {
   if (b >= (1ull << 30))
@@ -113,15 +96,11 @@ static void draw_bar(sim *s, const sss_stats *st) {
   if (bps > 0 && st->bytes_expected > st->bytes_fetched)
     snprintf(eta, sizeof eta, "  ETA %.1f s",
              (double)(st->bytes_expected - st->bytes_fetched) / bps);
-  pthread_mutex_lock(&s->out_mu);
-  fprintf(stderr,
-          "\r\033[K[%s] %3.0f%%  %s / %s fetched, %s verified  %s/s  "
-          "entries %u/%u%s",
-          bar, frac * 100, got, total, ver, rate, st->entries_done,
-          st->entries_total, eta);
-  fflush(stderr);
-  s->bar_shown = 1;
-  pthread_mutex_unlock(&s->out_mu);
+  hs_console_bar(&s->console,
+                 "[%s] %3.0f%%  %s / %s fetched, %s verified  %s/s  "
+                 "entries %u/%u%s",
+                 bar, frac * 100, got, total, ver, rate, st->entries_done,
+                 st->entries_total, eta);
 }
 
 /* ---- Host callbacks ---------------------------------------------------- */
@@ -258,11 +237,8 @@ static void cb_log(void *ctx, int level, const char *message) {
   sim *s = h->sim;
   int shown = s->cfg.quiet ? SSS_LOG_ERROR : SSS_LOG_WARN + s->cfg.verbosity;
   if (level > shown || !message) return;
-  pthread_mutex_lock(&s->out_mu);
-  clear_bar_locked(s);
-  fprintf(stderr, "[%s %s] %s\n", h->node ? h->node->name : "joining",
-          level >= 0 && level <= 3 ? names[level] : "log", message);
-  pthread_mutex_unlock(&s->out_mu);
+  hs_console_line(&s->console, "[%s %s] %s", h->node ? h->node->name : "joining",
+                  level >= 0 && level <= 3 ? names[level] : "log", message);
 }
 
 static void cb_progress(void *ctx, const sss_stats *stats) {
@@ -504,9 +480,7 @@ static void wait_for_result(sim *s) {
   }
   pthread_mutex_unlock(&s->mu);
   poll_stats(s);
-  pthread_mutex_lock(&s->out_mu);
-  clear_bar_locked(s);
-  pthread_mutex_unlock(&s->out_mu);
+  hs_console_clear(&s->console);
 }
 
 /* Reads the banned list through get_banned (ABI 1.1) while the joining
@@ -1051,13 +1025,13 @@ int main(int argc, char **argv) {
   pthread_cond_init(&s.cond, &ca);
   pthread_condattr_destroy(&ca);
   pthread_mutex_init(&s.mu, NULL);
-  pthread_mutex_init(&s.out_mu, NULL);
+  hs_console_init(&s.console, "sss-host-sim");
   curl_global_init(CURL_GLOBAL_DEFAULT);
 
   int status = run(&s);
 
   curl_global_cleanup();
-  pthread_mutex_destroy(&s.out_mu);
+  hs_console_destroy(&s.console);
   pthread_mutex_destroy(&s.mu);
   pthread_cond_destroy(&s.cond);
   free(s.cfg.faults);

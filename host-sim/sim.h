@@ -11,6 +11,7 @@
 
 #include "blob_service.h"
 #include "cluster.h"
+#include "console.h"
 #include "plugin_loader.h"
 #include "repository.h"
 #include "snapshot.h"
@@ -142,8 +143,7 @@ typedef struct sim {
   int timed_out, interrupted;
   uint64_t elapsed_ms;
 
-  pthread_mutex_t out_mu; /* one writer at a time on stderr */
-  int bar_shown;          /* a progress line is on the terminal */
+  hs_console console; /* stderr: the progress bar and messages */
 } sim;
 
 /* Human size: "16.0 MiB". */

@@ -40,11 +40,11 @@ typedef struct fs_conn {
   size_t src;
   CURL *easy;
   enum conn_kind kind;
-  size_t chunk;
+  uint64_t chunk_start; /* its chunk, by start offset (splits shift indexes) */
   uint64_t pos;     /* offset of the next byte expected */
   uint64_t req_end; /* the request asked for [.., req_end) */
   int checked;      /* status and headers validated */
-  int steal;        /* an end-game duplicate */
+  int steal;        /* end-game: 1 a duplicate of a tail, 2 a split-off tail */
   int superseded;   /* its chunk was finished by another connection */
   uint64_t started_ms, last_byte_ms;
   char fail[SSS_ERROR_SIZE]; /* why we stopped it, if we did */
@@ -127,6 +127,11 @@ static void conn_fail(fs_conn *c, int lie, const char *fmt, ...) {
   vsnprintf(c->fail, sizeof c->fail, fmt, ap);
   va_end(ap);
   c->fail_lie = lie;
+}
+
+/* The index of c's chunk now. */
+static size_t conn_chunk(const fs_conn *c) {
+  return fs_segs_find(&c->dl->segs, c->chunk_start);
 }
 
 static uint64_t src_rate(const fs_src *s, uint64_t now) {
@@ -363,8 +368,8 @@ static int check_response(conn_ctx *x) {
     return -1;
   if (code == 200) {
     /* The whole body from byte 0: walk all chunks. */
-    if (c->kind != CONN_PROBE && dl->segs.chunks[c->chunk].owners > 0)
-      dl->segs.chunks[c->chunk].owners--;
+    if (c->kind != CONN_PROBE && dl->segs.chunks[conn_chunk(c)].owners > 0)
+      dl->segs.chunks[conn_chunk(c)].owners--;
     c->kind = CONN_STREAM;
     c->pos = 0;
     c->req_end = total;
@@ -372,7 +377,7 @@ static int check_response(conn_ctx *x) {
   }
   if (c->kind == CONN_PROBE) {
     c->kind = CONN_RANGE;
-    c->chunk = 0;
+    c->chunk_start = 0;
     dl->segs.chunks[0].owners++;
     uint64_t end = dl->segs.chunks[0].end;
     if (c->req_end > end) c->req_end = end;
@@ -428,7 +433,13 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud) {
   const unsigned char *p = (const unsigned char *)ptr;
   uint64_t at = c->pos, left = n;
   while (left > 0) {
-    size_t ci = c->kind == CONN_STREAM ? fs_segs_find(&dl->segs, at) : c->chunk;
+    size_t ci = c->kind == CONN_STREAM ? fs_segs_find(&dl->segs, at) : conn_chunk(c);
+    if (at >= dl->segs.chunks[ci].end) {
+      /* Its chunk was split by the end-game: the rest is another's. */
+      c->pos = at;
+      c->superseded = 1;
+      return CURL_WRITEFUNC_ERROR;
+    }
     uint64_t room = dl->segs.chunks[ci].end - at;
     uint64_t part = left < room ? left : room;
     if (store(c, x->e, ci, at, p, part) != 0) return CURL_WRITEFUNC_ERROR;
@@ -462,8 +473,8 @@ static void conn_end(fs_instance *inst, fs_conn *c) {
       break;
     }
   dl->n_conns--;
-  if (c->kind == CONN_RANGE && dl->have_size && dl->segs.chunks[c->chunk].owners > 0)
-    dl->segs.chunks[c->chunk].owners--;
+  if (c->kind == CONN_RANGE && dl->have_size && dl->segs.chunks[conn_chunk(c)].owners > 0)
+    dl->segs.chunks[conn_chunk(c)].owners--;
   dl->srcs[c->src].busy = 0;
   conn_free(inst, c);
 }
@@ -487,7 +498,7 @@ static int conn_start(fs_instance *inst, fs_task *t, fs_entry *e, size_t si,
   c->src = si;
   c->easy = easy;
   c->kind = kind;
-  c->chunk = chunk;
+  c->chunk_start = kind == CONN_PROBE ? 0 : dl->segs.chunks[chunk].start;
   c->steal = steal;
   c->started_ms = c->last_byte_ms = fs_now_ms();
   char range[64];
@@ -535,7 +546,8 @@ static int conn_start(fs_instance *inst, fs_task *t, fs_entry *e, size_t si,
   inst->stats.sources_tried++;
   pthread_mutex_unlock(&inst->mu);
   fs_log(inst, SSS_LOG_DEBUG, "block %s: GET %s range %s%s", e->resource,
-         s->url, range, steal ? " (end-game)" : "");
+         s->url, range,
+         steal == 2 ? " (end-game: split)" : steal ? " (end-game: duplicate)" : "");
   return 0;
 }
 
@@ -758,14 +770,20 @@ static void watch(fs_instance *inst, fs_task *t, fs_entry *e, uint64_t now) {
   }
 }
 
-/* Picks the chunk whose single owner will take longest, if an idle source
- * with rate `rate` (0 = unknown) would finish its tail clearly sooner. */
-static long steal_target(const fs_dl *dl, uint64_t rate, uint64_t now) {
+/* End-game, for an idle source with rate `rate` (0 = unknown). Picks the
+ * chunk whose single owner will take longest and says how to help: split off
+ * the part of its tail the idle source fetches in the time the owner needs
+ * for the rest, so that both finish together (*mid = where); or, for a tail
+ * too short to split, fetch the same tail too when the idle source is
+ * clearly faster, the first to finish winning (*mid = 0). */
+static long steal_target(const fs_dl *dl, uint64_t rate, uint64_t now,
+                         uint64_t *mid) {
   long best = -1;
   uint64_t best_eta = 0;
   for (const fs_conn *c = dl->conns; c; c = c->next) {
     if (c->kind != CONN_RANGE || c->superseded) continue;
-    const fs_chunk *k = &dl->segs.chunks[c->chunk];
+    size_t ci = conn_chunk(c);
+    const fs_chunk *k = &dl->segs.chunks[ci];
     if (k->owners != 1) continue;
     uint64_t left = k->end - k->done;
     if (left < STEAL_MIN_BYTES) continue;
@@ -774,10 +792,26 @@ static long steal_target(const fs_dl *dl, uint64_t rate, uint64_t now) {
     if (!orate && now - c->started_ms < 2 * STEAL_MIN_ETA_MS) continue;
     uint64_t eta = orate ? left * 1000 / orate : UINT64_MAX / 2;
     if (eta < STEAL_MIN_ETA_MS) continue;
-    if (rate && left * 1000 / rate * 3 / 2 >= eta) continue;
+    uint64_t split = 0;
+    /* An owner far slower than the idle source (or stalled) gets no share:
+     * the idle source fetches the whole tail too. */
+    int lagging = !orate || (rate && eta > 4 * (left * 1000 / rate));
+    if (left >= 2 * STEAL_MIN_BYTES && !lagging) {
+      /* Shares in proportion to the rates; an unknown rate counts as the
+       * other's. */
+      double r = (double)(rate ? rate : (orate ? orate : 1));
+      double o = (double)(orate ? orate : r);
+      uint64_t mine = (uint64_t)((double)left * r / (r + o));
+      if (mine < STEAL_MIN_BYTES) mine = STEAL_MIN_BYTES;
+      if (mine > left - STEAL_MIN_BYTES) mine = left - STEAL_MIN_BYTES;
+      split = k->end - mine;
+    } else if (!lagging && rate && left * 1000 / rate * 3 / 2 >= eta) {
+      continue;
+    }
     if (best < 0 || eta > best_eta) {
-      best = (long)c->chunk;
+      best = (long)ci;
       best_eta = eta;
+      *mid = split;
     }
   }
   return best;
@@ -833,8 +867,15 @@ static void schedule(fs_instance *inst, fs_task *t, fs_entry *e) {
     long ci = fs_segs_claimable(&dl->segs);
     int steal = 0;
     if (ci < 0 && !dl->single) {
-      ci = steal_target(dl, src_rate(s, now), now);
+      uint64_t mid = 0;
+      ci = steal_target(dl, src_rate(s, now), now, &mid);
       steal = 1;
+      /* Split: the new chunk after ci is this source's. Out of memory:
+       * fetch the same tail instead. */
+      if (ci >= 0 && mid && fs_segs_split(&dl->segs, (size_t)ci, mid) == 0) {
+        ci++;
+        steal = 2;
+      }
     }
     if (ci < 0) continue;
     if (dl->single) dl->single_src = i;
@@ -846,7 +887,7 @@ static void schedule(fs_instance *inst, fs_task *t, fs_entry *e) {
 static void supersede(fs_dl *dl) {
   for (fs_conn *c = dl->conns; c; c = c->next)
     if (c->kind == CONN_RANGE && !c->superseded) {
-      const fs_chunk *k = &dl->segs.chunks[c->chunk];
+      const fs_chunk *k = &dl->segs.chunks[conn_chunk(c)];
       if (k->done == k->end && c->pos < c->req_end) c->superseded = 1;
     }
 }

@@ -7,7 +7,7 @@
 
 uint64_t fs_segs_chunk_size(uint64_t size, uint32_t parallel) {
   if (parallel == 0) parallel = 1;
-  uint64_t c = size / ((uint64_t)parallel * 8);
+  uint64_t c = size / ((uint64_t)parallel * 16);
   if (c < MIB) c = MIB;
   if (c > 16 * MIB) c = 16 * MIB;
   return c;
@@ -46,6 +46,20 @@ void fs_segs_clear(fs_segs *s) {
   }
   s->written = 0;
   s->n_pieces = 0;
+}
+
+int fs_segs_split(fs_segs *s, size_t c, uint64_t mid) {
+  if (c >= s->n_chunks) return -1;
+  fs_chunk *k = &s->chunks[c];
+  if (mid <= k->done || mid >= k->end) return -1;
+  fs_chunk *nc = realloc(s->chunks, (s->n_chunks + 1) * sizeof *nc);
+  if (!nc) return -1;
+  s->chunks = nc;
+  memmove(&nc[c + 2], &nc[c + 1], (s->n_chunks - c - 1) * sizeof *nc);
+  nc[c + 1] = (fs_chunk){.start = mid, .end = nc[c].end, .done = mid};
+  nc[c].end = mid;
+  s->n_chunks++;
+  return 0;
 }
 
 long fs_segs_claimable(const fs_segs *s) {

@@ -43,9 +43,9 @@ typedef struct fs_segs {
 #define FS_FIRST_CHUNK ((uint64_t)1 << 20)
 
 /* The chunk size used for the rest of a snapshot of `size` bytes fetched
- * from up to `parallel` sources: about eight chunks per source, between
- * 1 MiB and 16 MiB, so fast sources take more of them and the tail left to
- * the end-game is short. */
+ * from up to `parallel` sources: about sixteen chunks per source, between
+ * 1 MiB and 16 MiB, so fast sources take more of them and sources of equal
+ * speed finish within a fraction of a chunk of each other. */
 uint64_t fs_segs_chunk_size(uint64_t size, uint32_t parallel);
 
 /* Cuts [0, size) into chunks: the first of FS_FIRST_CHUNK bytes, the rest of
@@ -60,6 +60,12 @@ void fs_segs_clear(fs_segs *s);
 
 /* The lowest chunk with missing bytes and no owner, or -1. */
 long fs_segs_claimable(const fs_segs *s);
+
+/* Splits chunk c at mid (done < mid < end): c becomes [start, mid) and a new
+ * chunk [mid, end), with nothing written and no owner, follows it (the
+ * indexes after c shift by one). Returns 0, or -1 when out of memory or mid
+ * is not inside the missing part. */
+int fs_segs_split(fs_segs *s, size_t c, uint64_t mid);
 
 /* The index of the chunk that holds offset (offset < size). */
 size_t fs_segs_find(const fs_segs *s, uint64_t offset);

@@ -389,9 +389,10 @@ Test(orchestration, idle_loader_thread_does_not_wake) {
                 after - before);
 }
 
-Test(orchestration, without_load_blob_the_builtin_transport_is_used) {
+Test(orchestration, without_load_blob_the_builtin_transport_is_used_and_idles) {
   /* No host blob service: the plugin fetches by itself. Port 1 on loopback
-   * refuses, so the entry fails with libcurl's reason and the URL. */
+   * refuses, so the entry fails with libcurl's reason and the URL. Then the
+   * loader sleeps in curl_multi_poll and must not wake while idle. */
   fake_snapshot *s = fake_add_snapshot(&F, 0, 1000);
   sss_host h = F.host;
   h.load_blob = NULL;
@@ -411,5 +412,14 @@ Test(orchestration, without_load_blob_the_builtin_transport_is_used) {
   cr_assert_not_null(strstr(F.entry_messages[0], "connect"), "%s",
                      F.entry_messages[0]);
   cr_assert_eq(F.n_requests, 0, "the host's blob service was not asked");
+  usleep(50 * 1000);
+  pid_t tid = find_loader_tid(); /* the only loader: F's never had a task */
+  cr_assert_gt(tid, 0, "the loader thread is named sss-loader");
+  long before = ctxt_switches(tid);
+  sleep(1);
+  long after = ctxt_switches(tid);
+  cr_assert_geq(before, 0);
+  cr_assert_leq(after - before, 1, "idle loader (curl_multi_poll) woke %ld "
+                "times in 1 s", after - before);
   P->destroy(other);
 }

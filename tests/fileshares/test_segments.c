@@ -8,7 +8,8 @@
 
 Test(segments, chunk_size_grows_with_size_within_bounds) {
   cr_assert_eq(fs_segs_chunk_size(8 * MIB, 4), MIB, "small snapshots: 1 MiB");
-  cr_assert_eq(fs_segs_chunk_size(256 * MIB, 4), 8 * MIB);
+  cr_assert_eq(fs_segs_chunk_size(256 * MIB, 4), 4 * MIB);
+  cr_assert_eq(fs_segs_chunk_size(1024 * MIB, 4), 16 * MIB);
   cr_assert_eq(fs_segs_chunk_size(64ull << 30, 4), 16 * MIB, "capped at 16 MiB");
   cr_assert_eq(fs_segs_chunk_size(256 * MIB, 0), 16 * MIB, "0 sources is read as 1");
 }
@@ -96,6 +97,30 @@ Test(segments, contiguous_prefix_spans_finished_chunks_and_stops_at_a_hole) {
   fs_segs_commit(&s, 2, 2 * MIB + 10, MIB - 10, 3);
   cr_assert(fs_segs_complete(&s));
   cr_assert_eq(fs_segs_contiguous(&s, 3 * MIB), 0);
+  fs_segs_release(&s);
+}
+
+Test(segments, a_split_hands_the_tail_of_a_chunk_to_a_new_chunk) {
+  fs_segs s;
+  cr_assert_eq(fs_segs_init(&s, 3 * MIB, 1), 0);
+  fs_segs_commit(&s, 1, MIB, 100, 1); /* chunk 1 has 100 bytes */
+  s.chunks[1].owners = 1;
+  cr_assert_eq(fs_segs_split(&s, 1, MIB + 50), -1, "not inside the missing part");
+  cr_assert_eq(fs_segs_split(&s, 1, 2 * MIB), -1, "not before the end");
+  cr_assert_eq(fs_segs_split(&s, 1, MIB + MIB / 2), 0);
+  cr_assert_eq(s.n_chunks, 4);
+  cr_assert_eq(s.chunks[1].end, MIB + MIB / 2);
+  cr_assert_eq(s.chunks[1].done, MIB + 100, "what was written stays");
+  cr_assert_eq(s.chunks[1].owners, 1);
+  cr_assert_eq(s.chunks[2].start, MIB + MIB / 2);
+  cr_assert_eq(s.chunks[2].end, 2 * MIB);
+  cr_assert_eq(s.chunks[2].done, MIB + MIB / 2);
+  cr_assert_eq(s.chunks[2].owners, 0, "the new chunk is free to claim");
+  cr_assert_eq(s.chunks[3].start, 2 * MIB, "later chunks follow unchanged");
+  cr_assert_eq(fs_segs_find(&s, MIB + MIB / 2), 2);
+  cr_assert_eq(fs_segs_claimable(&s), 0);
+  s.chunks[0].owners = 1;
+  cr_assert_eq(fs_segs_claimable(&s), 2);
   fs_segs_release(&s);
 }
 
