@@ -67,22 +67,29 @@ static int write_all(int fd, const uint8_t *p, size_t n) {
   return 0;
 }
 
+/* The paths of a file published at root/relpath (PATH_MAX buffers): the
+ * file itself, its directory (created), and a hidden temp name next to it,
+ * ".<name><suffix>". Returns 0, or -1 with a sentence. */
+static int share_paths(const char *root, const char *relpath, char *final,
+                       char *dir, char *tmp, const char *suffix, char *err) {
+  if (snprintf(final, PATH_MAX, "%s/%s", root, relpath) >= PATH_MAX)
+    return fail(err, "share path '%s' is too long (%s): use a shorter TMPDIR",
+                relpath, ENAMETOOLONG);
+  snprintf(dir, PATH_MAX, "%s", final);
+  char *slash = strrchr(dir, '/');
+  *slash = '\0';
+  if (hs_mkdirs(dir, err) != 0) return -1;
+  if (snprintf(tmp, PATH_MAX, "%s/.%s%s", dir, slash + 1, suffix) >= PATH_MAX)
+    return fail(err, "share path '%s' is too long (%s): use a shorter TMPDIR",
+                relpath, ENAMETOOLONG);
+  return 0;
+}
+
 int hs_share_write(const char *root, const char *relpath, uint64_t size,
                    hs_produce_fn produce, void *ctx, char *err) {
   char final[PATH_MAX], dir[PATH_MAX], tmp[PATH_MAX];
-  if (snprintf(final, sizeof final, "%s/%s", root, relpath) >=
-      (int)sizeof final)
-    return fail(err, "share path '%s' is too long (%s): use a shorter TMPDIR",
-                relpath, ENAMETOOLONG);
-  snprintf(dir, sizeof dir, "%s", final);
-  char *slash = strrchr(dir, '/');
-  *slash = '\0';
-  const char *base = slash + 1;
-  if (hs_mkdirs(dir, err) != 0) return -1;
-  if (snprintf(tmp, sizeof tmp, "%s/.%s.tmp.XXXXXX", dir, base) >=
-      (int)sizeof tmp)
-    return fail(err, "share path '%s' is too long (%s): use a shorter TMPDIR",
-                relpath, ENAMETOOLONG);
+  if (share_paths(root, relpath, final, dir, tmp, ".tmp.XXXXXX", err) != 0)
+    return -1;
 
   uint8_t *buf = malloc(WRITE_CHUNK);
   int fd = buf ? mkostemp(tmp, O_CLOEXEC) : -1;
@@ -144,20 +151,9 @@ unlink_tmp:
 int hs_share_link(const char *root, const char *relpath, const char *src,
                   char *err) {
   static _Atomic unsigned counter;
-  char final[PATH_MAX], dir[PATH_MAX], tmp[PATH_MAX];
-  if (snprintf(final, sizeof final, "%s/%s", root, relpath) >=
-      (int)sizeof final)
-    return fail(err, "share path '%s' is too long (%s): use a shorter TMPDIR",
-                relpath, ENAMETOOLONG);
-  snprintf(dir, sizeof dir, "%s", final);
-  char *slash = strrchr(dir, '/');
-  *slash = '\0';
-  const char *base = slash + 1;
-  if (hs_mkdirs(dir, err) != 0) return -1;
-  if (snprintf(tmp, sizeof tmp, "%s/.%s.lnk.%ld.%u", dir, base, (long)getpid(),
-               counter++) >= (int)sizeof tmp)
-    return fail(err, "share path '%s' is too long (%s): use a shorter TMPDIR",
-                relpath, ENAMETOOLONG);
+  char final[PATH_MAX], dir[PATH_MAX], tmp[PATH_MAX], suffix[48];
+  snprintf(suffix, sizeof suffix, ".lnk.%ld.%u", (long)getpid(), counter++);
+  if (share_paths(root, relpath, final, dir, tmp, suffix, err) != 0) return -1;
   if (link(src, tmp) != 0)
     return fail(err,
                 "cannot hard-link '%s' into the share directory (%s): write "
