@@ -16,7 +16,6 @@
 #include <unistd.h>
 
 #define PROGRESS_INTERVAL_MS 200
-#define TICK_MS 100                 /* scheduling tick while transfers run */
 #define SPEED_GRACE_MS 2000         /* before min_source_speed_bps applies */
 #define STEAL_MIN_BYTES (64 * 1024) /* tails shorter than this are left be */
 #define STEAL_MIN_ETA_MS 300        /* owners finishing sooner are left be */

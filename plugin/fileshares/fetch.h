@@ -26,6 +26,10 @@
 
 #include "instance.h"
 
+/* While transfers run, the loader also wakes this often (besides socket
+ * events) to check stalls, speeds and the end-game. */
+#define FS_FETCH_TICK_MS 100
+
 /* Initialises libcurl once per process. Returns 0 or -1. */
 int fs_fetch_global_init(void);
 

@@ -568,7 +568,7 @@ uint64_t fs_task_next_timer(const fs_task *t) {
       next = e->retry_at_ms;
     if (e->state == FS_ENTRY_READY) return 1; /* due now */
     if (fs_fetch_busy(e)) { /* watch speeds and stalls */
-      uint64_t tick = fs_now_ms() + 100;
+      uint64_t tick = fs_now_ms() + FS_FETCH_TICK_MS;
       if (!next || tick < next) next = tick;
     }
   }
