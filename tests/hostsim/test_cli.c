@@ -2,73 +2,15 @@
  * the backends come from CMake (HS_BINARY, HS_STUB, HS_FILESHARES...). */
 #include <criterion/criterion.h>
 #include <dirent.h>
-#include <fcntl.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "share_dir.h"
 
-extern char **environ;
-
-typedef struct run_out {
-  int exit_code;
-  char *out, *err;
-} run_out;
-
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  cr_assert_not_null(f);
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *buf = calloc(1, (size_t)n + 1);
-  cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-  fclose(f);
-  return buf;
-}
-
-/* Runs the simulator with args (NULL-terminated) and TMPDIR=tmpdir (or the
- * inherited one), capturing stdout and stderr. */
-static run_out run_sim(const char *tmpdir, const char *const *args) {
-  char dir[256], outp[300], errp[300];
-  snprintf(dir, sizeof dir, "%s/hs-cli-XXXXXX",
-           getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-  cr_assert_not_null(mkdtemp(dir));
-  snprintf(outp, sizeof outp, "%s/out", dir);
-  snprintf(errp, sizeof errp, "%s/err", dir);
-  const char *argv[32] = {HS_BINARY};
-  size_t n = 1;
-  for (; args[n - 1]; n++)
-    argv[n] = args[n - 1];
-  argv[n] = NULL;
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, outp, O_WRONLY | O_CREAT, 0600);
-  posix_spawn_file_actions_addopen(&fa, 2, errp, O_WRONLY | O_CREAT, 0600);
-  if (tmpdir) setenv("TMPDIR", tmpdir, 1);
-  pid_t pid;
-  int rc =
-      posix_spawn(&pid, HS_BINARY, &fa, NULL, (char *const *)argv, environ);
-  posix_spawn_file_actions_destroy(&fa);
-  cr_assert_eq(rc, 0, "cannot start %s", HS_BINARY);
-  int status = 0;
-  cr_assert_eq(waitpid(pid, &status, 0), pid);
-  cr_assert(WIFEXITED(status), "the simulator died (status %d)", status);
-  run_out r = {WEXITSTATUS(status), slurp(outp), slurp(errp)};
-  hs_remove_tree(dir);
-  return r;
-}
-
-static void run_free(run_out *r) {
-  free(r->out);
-  free(r->err);
-}
+#include "sim_run.h"
 
 /* The integer after "key": in a JSON document (first occurrence). */
 static long json_int(const char *doc, const char *key) {
@@ -87,22 +29,22 @@ static int json_true(const char *doc, const char *key) {
 
 Test(cli, help_exits_zero_and_lists_the_flags, .timeout = 30) {
   const char *args[] = {"--help", NULL};
-  run_out r = run_sim(NULL, args);
+  sim_output r = sim_run(NULL, args);
   cr_assert_eq(r.exit_code, 0);
   for (const char *f = "--plugin\0--fault\0--json\0--small\0"; *f;
        f += strlen(f) + 1)
     cr_assert(strstr(r.out, f) != NULL, "--help lacks %s", f);
-  run_free(&r);
+  sim_output_free(&r);
 }
 
 Test(cli, missing_plugin_file_is_one_sentence, .timeout = 30) {
   const char *args[] = {"--plugin", "/nonexistent/libsss_nothing.so", NULL};
-  run_out r = run_sim(NULL, args);
+  sim_output r = sim_run(NULL, args);
   cr_assert_eq(r.exit_code, 2);
   cr_assert(strstr(r.err, "/nonexistent/libsss_nothing.so"), "%s", r.err);
   cr_assert(strstr(r.err, "No such file"), "%s", r.err);
   cr_assert(strstr(r.err, "--plugin"), "no fix named: %s", r.err);
-  run_free(&r);
+  sim_output_free(&r);
 }
 
 Test(cli, file_that_is_no_shared_object_names_dlerror, .timeout = 30) {
@@ -114,39 +56,39 @@ Test(cli, file_that_is_no_shared_object_names_dlerror, .timeout = 30) {
   cr_assert_eq(write(fd, "hello\n", 6), 6);
   close(fd);
   const char *args[] = {"--plugin", path, "--json", NULL};
-  run_out r = run_sim(NULL, args);
+  sim_output r = sim_run(NULL, args);
   unlink(path);
   cr_assert_eq(r.exit_code, 2);
   cr_assert(strstr(r.err, "is not a loadable shared object"), "%s", r.err);
   cr_assert(strstr(r.err, path), "%s", r.err);
   /* dlerror's text is included ("invalid ELF header" or "file too short"). */
   cr_assert(strstr(r.err, "ELF") || strstr(r.err, "too short"), "%s", r.err);
-  run_free(&r);
+  sim_output_free(&r);
 }
 
 Test(cli, shared_object_without_the_entry_symbol, .timeout = 30) {
   const char *args[] = {"--plugin", HS_NOSYM, NULL};
-  run_out r = run_sim(NULL, args);
+  sim_output r = sim_run(NULL, args);
   cr_assert_eq(r.exit_code, 2);
   cr_assert(strstr(r.err, "does not export sss_plugin_entry"), "%s", r.err);
-  run_free(&r);
+  sim_output_free(&r);
 }
 
 Test(cli, other_major_version_names_both, .timeout = 30) {
   const char *args[] = {"--plugin", HS_V2, NULL};
-  run_out r = run_sim(NULL, args);
+  sim_output r = sim_run(NULL, args);
   cr_assert_eq(r.exit_code, 2);
   cr_assert(strstr(r.err, "speaks ABI 2.3 but this host speaks ABI 1."), "%s",
             r.err);
-  run_free(&r);
+  sim_output_free(&r);
 }
 
 Test(cli, bad_flags_are_sentences_and_exit_2, .timeout = 30) {
   const char *a1[] = {"--threads", "zero", NULL};
-  run_out r = run_sim(NULL, a1);
+  sim_output r = sim_run(NULL, a1);
   cr_assert_eq(r.exit_code, 2);
   cr_assert(strstr(r.err, "--threads 'zero'"), "%s", r.err);
-  run_free(&r);
+  sim_output_free(&r);
 }
 
 #ifdef HS_STUB
@@ -168,7 +110,7 @@ Test(stub, run_fails_with_the_stubs_sentence_and_cleans_up, .timeout = 60) {
            getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
   cr_assert_not_null(mkdtemp(tmp));
   const char *args[] = {"--plugin", HS_STUB, "--json", "--small", NULL};
-  run_out r = run_sim(tmp, args);
+  sim_output r = sim_run(tmp, args);
   cr_assert_eq(r.exit_code, 1, "stdout: %s\nstderr: %s", r.out, r.err);
   cr_assert(strstr(r.out, "\"ok\":false"), "%s", r.out);
   cr_assert(strstr(r.out, "\"task_status\":\"failed\""), "%s", r.out);
@@ -177,25 +119,25 @@ Test(stub, run_fails_with_the_stubs_sentence_and_cleans_up, .timeout = 60) {
   cr_assert_eq(json_int(r.out, "threads_installed"), 0);
   cr_assert(dir_is_empty(tmp), "the simulator left files in %s", tmp);
   hs_remove_tree(tmp);
-  run_free(&r);
+  sim_output_free(&r);
 }
 
 Test(stub, refused_option_is_the_plugins_sentence, .timeout = 60) {
   const char *args[] = {"--plugin", HS_STUB, "--small", "--set",
                         "no_such_key=1", NULL};
-  run_out r = run_sim(NULL, args);
+  sim_output r = sim_run(NULL, args);
   cr_assert_eq(r.exit_code, 2);
   cr_assert(strstr(r.err, "no_such_key"), "%s", r.err);
-  run_free(&r);
+  sim_output_free(&r);
 }
 
 Test(stub, table_output_says_why, .timeout = 60) {
   const char *args[] = {"--plugin", HS_STUB, "--small", NULL};
-  run_out r = run_sim(NULL, args);
+  sim_output r = sim_run(NULL, args);
   cr_assert_eq(r.exit_code, 1);
   cr_assert(strstr(r.out, "verdict: FAIL"), "%s", r.out);
   cr_assert(strstr(r.out, "loads nothing"), "%s", r.out);
-  run_free(&r);
+  sim_output_free(&r);
 }
 #endif
 
@@ -213,7 +155,7 @@ static void assert_installs_with(const char *mode, const char *fault) {
     args[n++] = fault;
   }
   args[n] = NULL;
-  run_out r = run_sim(NULL, args);
+  sim_output r = sim_run(NULL, args);
   cr_assert_eq(r.exit_code, 0, "fault %s\nstdout: %s\nstderr: %s",
                fault ? fault : "none", r.out, r.err);
   cr_assert(json_true(r.out, "ok"), "%s", r.out);
@@ -221,7 +163,7 @@ static void assert_installs_with(const char *mode, const char *fault) {
   cr_assert_eq(json_int(r.out, "threads_installed"), 3, "%s", r.out);
   cr_assert_eq(json_int(r.out, "threads_verified"), 3, "%s", r.out);
   cr_assert_eq(json_int(r.out, "non_bk_requests"), 0, "%s", r.out);
-  run_free(&r);
+  sim_output_free(&r);
 }
 
 /* Over HTTP (the backend's transport) and through the host's blob service,
@@ -234,11 +176,11 @@ static void assert_installs_all(const char *fault) {
 Test(fileshares, default_scenario_installs_every_thread, .timeout = 120) {
   const char *args[] = {"--plugin", HS_FILESHARES, "--json", "--size", "1M",
                         NULL};
-  run_out r = run_sim(NULL, args);
+  sim_output r = sim_run(NULL, args);
   cr_assert_eq(r.exit_code, 0, "stdout: %s\nstderr: %s", r.out, r.err);
   cr_assert_eq(json_int(r.out, "threads_verified"), 3, "%s", r.out);
   cr_assert_eq(json_int(r.out, "non_bk_requests"), 0, "%s", r.out);
-  run_free(&r);
+  sim_output_free(&r);
 }
 Test(fileshares, installs_every_thread_from_honest_nodes, .timeout = 120) {
   assert_installs_all(NULL);
@@ -288,13 +230,13 @@ Test(fileshares, timeout_cancels_with_exactly_one_result, .timeout = 120) {
                         NULL};
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
-  run_out r = run_sim(NULL, args);
+  sim_output r = sim_run(NULL, args);
   clock_gettime(CLOCK_MONOTONIC, &t1);
   cr_assert_eq(r.exit_code, 1, "stdout: %s\nstderr: %s", r.out, r.err);
   cr_assert(strstr(r.out, "\"task_status\":\"cancelled\""), "%s", r.out);
   cr_assert_eq(json_int(r.out, "results_received"), 1);
   cr_assert(strstr(r.err, "reset_sync"), "%s", r.err);
   cr_assert_lt(t1.tv_sec - t0.tv_sec, 8, "cancellation was not prompt");
-  run_free(&r);
+  sim_output_free(&r);
 }
 #endif

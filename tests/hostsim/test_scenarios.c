@@ -6,18 +6,15 @@
  * used before they went down...). HS_BINARY and HS_FILESHARES come from
  * CMake. Sizes are small so that the whole suite stays within seconds. */
 #include <criterion/criterion.h>
-#include <fcntl.h>
 #include <jansson.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "share_dir.h"
 
-extern char **environ;
+#include "sim_run.h"
 
 typedef struct run_out {
   int exit_code;
@@ -25,48 +22,11 @@ typedef struct run_out {
   json_t *doc; /* stdout parsed, or NULL */
 } run_out;
 
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  cr_assert_not_null(f);
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *buf = calloc(1, (size_t)n + 1);
-  cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-  fclose(f);
-  return buf;
-}
-
 /* Runs the simulator with args (NULL-terminated), capturing and parsing. */
 static run_out run_sim(const char *const *args) {
-  char dir[256], outp[300], errp[300];
-  snprintf(dir, sizeof dir, "%s/hs-scen-XXXXXX",
-           getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-  cr_assert_not_null(mkdtemp(dir));
-  snprintf(outp, sizeof outp, "%s/out", dir);
-  snprintf(errp, sizeof errp, "%s/err", dir);
-  const char *argv[48] = {HS_BINARY};
-  size_t n = 1;
-  for (; args[n - 1]; n++)
-    argv[n] = args[n - 1];
-  argv[n] = NULL;
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, outp, O_WRONLY | O_CREAT, 0600);
-  posix_spawn_file_actions_addopen(&fa, 2, errp, O_WRONLY | O_CREAT, 0600);
-  pid_t pid;
-  int rc =
-      posix_spawn(&pid, HS_BINARY, &fa, NULL, (char *const *)argv, environ);
-  posix_spawn_file_actions_destroy(&fa);
-  cr_assert_eq(rc, 0, "cannot start %s", HS_BINARY);
-  int status = 0;
-  cr_assert_eq(waitpid(pid, &status, 0), pid);
-  cr_assert(WIFEXITED(status), "the simulator died (status %d)", status);
-  run_out r = {WEXITSTATUS(status), slurp(outp), slurp(errp), NULL};
-  hs_remove_tree(dir);
+  sim_output o = sim_run(NULL, args);
   json_error_t jerr;
-  r.doc = json_loads(r.out, 0, &jerr);
+  run_out r = {o.exit_code, o.out, o.err, json_loads(o.out, 0, &jerr)};
   return r;
 }
 
