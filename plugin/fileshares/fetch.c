@@ -711,7 +711,6 @@ void fs_fetch_cycle(fs_instance *inst, fs_task *t, size_t idx) {
 }
 
 void fs_fetch_perform(fs_instance *inst, fs_task *t) {
-  (void)t;
   int running = 0;
   curl_multi_perform(inst->multi, &running);
   CURLMsg *m;
